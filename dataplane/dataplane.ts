@@ -1,0 +1,200 @@
+// The TypeScript facade over the embedded dataplane: typed, validated, and
+// the only importer of the native addon.
+import { addon, type NativeDataplane, type NativePort, type NativeRoute } from './native.js';
+import type {
+  AdjacencyEntry,
+  Counters,
+  DataplaneOptions,
+  FibEntry,
+  MirrorSpec,
+  PairInfo,
+  PortInfo,
+  PortSpec,
+  RouteSpec,
+  TraceRecord,
+} from './types.js';
+import { ValidationError, checkCidr, checkIfName, checkIp, checkMac, checkMtu, checkNetns } from './validate.js';
+
+export * from './types.js';
+export { ValidationError } from './validate.js';
+
+export interface PortSettings {
+  up?: boolean;
+  mtu?: number;
+  mac?: string;
+  table?: number;
+}
+
+export interface OpenOptions extends DataplaneOptions {
+  /** Marks mirrors this dataplane creates (ifalias "kube-lcp:<tag>"), e.g. the node name. */
+  ownerTag?: string;
+}
+
+export class Dataplane {
+  private constructor(private readonly native: NativeDataplane) {}
+
+  static open(opts: OpenOptions = {}): Dataplane {
+    if (opts.ownerTag !== undefined && !/^[A-Za-z0-9_.-]{1,63}$/.test(opts.ownerTag))
+      throw new ValidationError(`ownerTag: '${opts.ownerTag}' must be 1-63 of A-Z a-z 0-9 _ . -`);
+    return new Dataplane(new addon.NativeDataplane(opts));
+  }
+
+  /** Stops the workers and gives the ports back to the kernel. Mirrors persist. */
+  close(): void {
+    this.native.close();
+  }
+
+  addPort(spec: PortSpec): PortInfo {
+    checkIfName('port.name', spec.name);
+    const netns = checkNetns('port.netns', spec.netns);
+    return toPortInfo(this.native.addPort({ name: spec.name, netns, driver: spec.driver ?? 'auto' }));
+  }
+
+  removePort(index: number): void {
+    this.native.removePort(index);
+  }
+
+  setPort(index: number, settings: PortSettings): void {
+    if (settings.mtu !== undefined) checkMtu('mtu', settings.mtu);
+    if (settings.mac !== undefined) checkMac('mac', settings.mac);
+    this.native.setPort(index, settings);
+  }
+
+  ports(): PortInfo[] {
+    return this.native.ports().map(toPortInfo);
+  }
+
+  createPair(port: number, mirror: MirrorSpec): PairInfo {
+    checkIfName('mirror.name', mirror.name);
+    const netns = checkNetns('mirror.netns', mirror.netns);
+    if (mirror.mtu !== undefined) checkMtu('mirror.mtu', mirror.mtu);
+    if (mirror.mac !== undefined) checkMac('mirror.mac', mirror.mac);
+    const p = this.native.createPair(port, { ...mirror, netns });
+    const pair = toPairInfo(p);
+    if (!pair) throw new Error(`port ${port}: pair not created`);
+    return pair;
+  }
+
+  /** Unpairs the port; deleteMirror also removes the kernel device. */
+  removePair(port: number, opts: { deleteMirror?: boolean } = {}): void {
+    this.native.removePair(port, opts.deleteMirror ?? false);
+  }
+
+  pairs(): PairInfo[] {
+    return this.native.ports().flatMap((p) => toPairInfo(p) ?? []);
+  }
+
+  addTable(id: number): void {
+    this.native.tableAdd(id);
+  }
+
+  removeTable(id: number): void {
+    this.native.tableDel(id);
+  }
+
+  tables(): number[] {
+    return this.native.tables();
+  }
+
+  addRoute(spec: RouteSpec): void {
+    this.addRoutes([spec]);
+  }
+
+  /** Adds or replaces routes; one call per table, so bulk loads are cheap. */
+  addRoutes(specs: RouteSpec[]): void {
+    const byTable = new Map<number, NativeRoute[]>();
+    specs.forEach((s, i) => {
+      const table = s.table ?? 0;
+      let list = byTable.get(table);
+      if (!list) byTable.set(table, (list = []));
+      if ('drop' in s) {
+        list.push({ prefix: s.prefix, kind: s.drop });
+      } else {
+        if (s.paths.length === 0) throw new ValidationError(`routes[${i}] ${s.prefix}: needs at least one path or a drop kind`);
+        for (const p of s.paths) if (p.via !== undefined) checkIp(`routes[${i}].via`, p.via);
+        list.push({ prefix: s.prefix, kind: 'forward', paths: s.paths });
+      }
+    });
+    for (const [table, routes] of byTable) this.native.routesAdd(table, routes);
+  }
+
+  removeRoute(table: number, prefix: string): boolean {
+    return this.native.routeDel(table, prefix);
+  }
+
+  /** An address of the mirror (Linux) side: receive entry + connected prefix on the port. */
+  addAddress(port: number, cidr: string): void {
+    checkCidr('address', cidr, true);
+    this.native.addressAdd(port, cidr);
+  }
+
+  removeAddress(port: number, cidr: string): boolean {
+    checkCidr('address', cidr, true);
+    return this.native.addressDel(port, cidr);
+  }
+
+  addNeighbor(port: number, ip: string, mac: string): void {
+    checkIp('neighbor.ip', ip);
+    this.native.neighborAdd(port, ip, checkMac('neighbor.mac', mac));
+  }
+
+  removeNeighbor(port: number, ip: string): boolean {
+    checkIp('neighbor.ip', ip);
+    return this.native.neighborDel(port, ip);
+  }
+
+  fib(table = 0, family: 4 | 6 = 4): FibEntry[] {
+    return this.native.fibDump(table, family) as FibEntry[];
+  }
+
+  adjacencies(): AdjacencyEntry[] {
+    return this.native.adjacencies() as AdjacencyEntry[];
+  }
+
+  counters(): Counters {
+    const c = this.native.counters();
+    return { ports: c.ports, errors: c.errors };
+  }
+
+  /** Trace the next `count` packets received (per worker). */
+  trace(count: number): void {
+    if (!Number.isInteger(count) || count < 1 || count > 1024)
+      throw new ValidationError(`trace: count must be 1..1024, got ${count}`);
+    this.native.traceArm(count);
+  }
+
+  traceRecords(): TraceRecord[] {
+    return this.native.traceRead();
+  }
+
+  static errorNames(): string[] {
+    return [...addon.errorNames];
+  }
+}
+
+function toPortInfo(p: NativePort): PortInfo {
+  return {
+    index: p.index,
+    name: p.name,
+    netns: p.netns,
+    driver: p.driver,
+    ifindex: p.ifindex,
+    mac: p.mac,
+    mtu: p.mtu,
+    pointToPoint: p.pointToPoint,
+    adminUp: p.adminUp,
+    table: p.table,
+  };
+}
+
+function toPairInfo(p: NativePort): PairInfo | undefined {
+  if (!p.mirror) return undefined;
+  return {
+    port: p.index,
+    mirrorName: p.mirror.name,
+    mirrorNetns: p.mirror.netns,
+    mirrorKind: p.mirror.kind,
+    mirrorIfindex: p.mirror.ifindex,
+    adopted: p.mirror.adopted,
+  };
+}

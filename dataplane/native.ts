@@ -1,0 +1,110 @@
+// Loads the addon. The only module that touches it; everything else goes
+// through dataplane.ts.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativePort {
+  index: number;
+  name: string;
+  netns: string;
+  driver: 'af_packet' | 'af_xdp';
+  ifindex: number;
+  mac: string;
+  mtu: number;
+  pointToPoint: boolean;
+  adminUp: boolean;
+  table: number;
+  worker: number;
+  mirror?: { name: string; netns: string; kind: 'tap' | 'tun'; ifindex: number; adopted: boolean };
+}
+
+export interface NativeRoute {
+  prefix: string;
+  kind?: 'forward' | 'blackhole' | 'unreachable' | 'prohibit';
+  paths?: { port: number; via?: string; weight?: number }[];
+}
+
+export interface NativeFibEntry {
+  prefix: string;
+  source: 'route' | 'interface';
+  kind: string;
+  paths: { port: number; via?: string; weight: number }[];
+}
+
+export interface NativeAdjacency {
+  index: number;
+  kind: string;
+  refcount: number;
+  port?: number;
+  nextHop?: string;
+  rewrite?: string;
+  mtu?: number;
+}
+
+export interface NativeCounters {
+  ports: {
+    port: number;
+    rxPackets: number;
+    rxBytes: number;
+    txPackets: number;
+    txBytes: number;
+    drops: number;
+    punts: number;
+    injects: number;
+  }[];
+  errors: Record<string, number>;
+  loops: number;
+  vectors: number;
+}
+
+export interface NativeTrace {
+  worker: number;
+  rxPort: number;
+  nodes: string[];
+  head: string;
+}
+
+export interface NativeDataplane {
+  close(): void;
+  addPort(spec: { name: string; netns?: string; driver?: string }): NativePort;
+  removePort(index: number): void;
+  setPort(index: number, patch: { up?: boolean; mtu?: number; mac?: string; table?: number }): void;
+  ports(): NativePort[];
+  createPair(port: number, spec: { name: string; netns?: string; kind?: string; mtu?: number; mac?: string }): NativePort;
+  removePair(port: number, destroy: boolean): void;
+  tableAdd(id: number): void;
+  tableDel(id: number): void;
+  tables(): number[];
+  routesAdd(table: number, routes: NativeRoute[]): void;
+  routeDel(table: number, prefix: string): boolean;
+  addressAdd(port: number, address: string): void;
+  addressDel(port: number, address: string): boolean;
+  neighborAdd(port: number, ip: string, mac: string): void;
+  neighborDel(port: number, ip: string): boolean;
+  fibDump(table: number, family: 4 | 6): NativeFibEntry[];
+  adjacencies(): NativeAdjacency[];
+  counters(): NativeCounters;
+  traceArm(count: number): void;
+  traceRead(): NativeTrace[];
+}
+
+interface Addon {
+  NativeDataplane: new (opts: { workers?: number; buffersPerWorker?: number; ownerTag?: string }) => NativeDataplane;
+  errorNames: string[];
+}
+
+function findAddon(): string {
+  // Works from the sources (ts-jest) and from dist/ alike.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const candidate = join(dir, 'native', 'build', 'Release', 'kube_lcp.node');
+    if (existsSync(candidate)) return candidate;
+    dir = resolve(dir, '..');
+  }
+  throw new Error('native addon not built: run `npm run build` (native/build/Release/kube_lcp.node missing)');
+}
+
+const require = createRequire(import.meta.url);
+export const addon = require(findAddon()) as Addon;

@@ -1,0 +1,12 @@
+// ts-jest in ESM mode: the project is "type": "module" and later depends on
+// ESM-only packages (@kubernetes/client-node).
+export default {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
+  testTimeout: 60000,
+  reporters: ['default', '<rootDir>/test/summary-reporter.cjs'],
+};

@@ -1,0 +1,22 @@
+{
+  "target_defaults": {
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+    "cflags_cc": ["-std=c++20", "-fexceptions", "-O3", "-march=native", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+    "include_dirs": ["src"],
+    "defines": ["NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS"]
+  },
+  "targets": [
+    {
+      "target_name": "kube_lcp",
+      "sources": ["<!@(ls src/*/*.cc)"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "libraries": ["-lmnl", "-lbpf", "-lpthread"]
+    },
+    {
+      "target_name": "lpm_test",
+      "type": "executable",
+      "sources": ["../test/native/lpm_test.cc", "<!@(ls src/fib/*.cc)"],
+      "libraries": ["-lpthread"]
+    }
+  ]
+}

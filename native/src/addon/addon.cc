@@ -1,0 +1,468 @@
+// The Node-API surface of the dataplane. Small and typed; the TypeScript
+// facade in dataplane/ is its only user. Every native exception becomes a JS
+// exception with its message (and errno/code for system errors).
+#include <napi.h>
+
+#include <cstring>
+#include <memory>
+
+#include "addon/convert.h"
+#include "dataplane/dataplane.h"
+
+namespace lcp::addon {
+namespace {
+
+template <typename Fn>
+Napi::Value guarded(const Napi::Env& env, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const io::IoError& e) {
+    Napi::Error err = Napi::Error::New(env, e.what());
+    err.Set("errno", Napi::Number::New(env, e.err()));
+    const char* name = strerrorname_np(e.err());
+    err.Set("code", Napi::String::New(env, name ? name : "EIO"));
+    throw err;
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, e.what());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+const char* adj_kind_name(fib::AdjKind k) {
+  switch (k) {
+    case fib::AdjKind::Drop: return "drop";
+    case fib::AdjKind::Receive: return "receive";
+    case fib::AdjKind::Glean: return "glean";
+    case fib::AdjKind::Rewrite: return "rewrite";
+    case fib::AdjKind::Blackhole: return "blackhole";
+    case fib::AdjKind::Unreachable: return "unreachable";
+    case fib::AdjKind::Prohibit: return "prohibit";
+  }
+  return "drop";
+}
+
+const char* route_kind_name(fib::RouteKind k) {
+  switch (k) {
+    case fib::RouteKind::Forward: return "forward";
+    case fib::RouteKind::Blackhole: return "blackhole";
+    case fib::RouteKind::Unreachable: return "unreachable";
+    case fib::RouteKind::Prohibit: return "prohibit";
+  }
+  return "forward";
+}
+
+fib::RouteKind parse_route_kind(const Napi::Env& env, const std::string& s) {
+  if (s == "forward") return fib::RouteKind::Forward;
+  if (s == "blackhole") return fib::RouteKind::Blackhole;
+  if (s == "unreachable") return fib::RouteKind::Unreachable;
+  if (s == "prohibit") return fib::RouteKind::Prohibit;
+  throw Napi::RangeError::New(env, "route kind must be forward, blackhole, unreachable or prohibit");
+}
+
+Napi::Object port_object(const Napi::Env& env, const PortView& p) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("index", p.index);
+  o.Set("name", p.name);
+  o.Set("netns", p.netns);
+  o.Set("driver", p.driver);
+  o.Set("ifindex", p.ifindex);
+  o.Set("mac", format_mac(p.mac));
+  o.Set("mtu", p.mtu);
+  o.Set("pointToPoint", p.p2p);
+  o.Set("adminUp", p.admin_up);
+  o.Set("table", p.table);
+  o.Set("worker", p.worker);
+  if (p.has_pair) {
+    Napi::Object m = Napi::Object::New(env);
+    m.Set("name", p.mirror_name);
+    m.Set("netns", p.mirror_netns);
+    m.Set("kind", p.mirror_kind);
+    m.Set("ifindex", p.mirror_ifindex);
+    m.Set("adopted", p.mirror_adopted);
+    o.Set("mirror", m);
+  }
+  return o;
+}
+
+// {prefix, kind, paths: [{port, via?, weight?}]}
+fib::Route parse_route(const Napi::Env& env, const Napi::Object& o) {
+  fib::Route r;
+  r.prefix = fib::parse_prefix(get_string(o, "prefix"));
+  const std::string kind = get_string(o, "kind", false);
+  r.kind = kind.empty() ? fib::RouteKind::Forward : parse_route_kind(env, kind);
+  if (r.kind != fib::RouteKind::Forward) return r;
+  Napi::Value pv = o.Get("paths");
+  if (!pv.IsArray()) throw Napi::TypeError::New(env, "paths must be an array");
+  Napi::Array paths = pv.As<Napi::Array>();
+  for (uint32_t i = 0; i < paths.Length(); ++i) {
+    Napi::Value e = paths.Get(i);
+    if (!e.IsObject()) throw Napi::TypeError::New(env, "paths[" + std::to_string(i) + "] must be an object");
+    Napi::Object po = e.As<Napi::Object>();
+    fib::Path p;
+    const auto port = get_uint(po, "port", 0, kMaxPorts - 1);
+    if (!port) throw Napi::TypeError::New(env, "paths[" + std::to_string(i) + "].port is required");
+    p.port = *port;
+    const std::string via = get_string(po, "via", false);
+    if (!via.empty()) {
+      p.via = fib::parse_addr(via);
+      p.has_via = true;
+    }
+    p.weight = uint16_t(get_uint(po, "weight", 1, 65535).value_or(1));
+    r.paths.push_back(p);
+  }
+  return r;
+}
+
+class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(
+        env, "NativeDataplane",
+        {InstanceMethod<&NativeDataplane::Close>("close"),
+         InstanceMethod<&NativeDataplane::AddPort>("addPort"),
+         InstanceMethod<&NativeDataplane::RemovePort>("removePort"),
+         InstanceMethod<&NativeDataplane::SetPort>("setPort"),
+         InstanceMethod<&NativeDataplane::Ports>("ports"),
+         InstanceMethod<&NativeDataplane::CreatePair>("createPair"),
+         InstanceMethod<&NativeDataplane::RemovePair>("removePair"),
+         InstanceMethod<&NativeDataplane::TableAdd>("tableAdd"),
+         InstanceMethod<&NativeDataplane::TableDel>("tableDel"),
+         InstanceMethod<&NativeDataplane::Tables>("tables"),
+         InstanceMethod<&NativeDataplane::RoutesAdd>("routesAdd"),
+         InstanceMethod<&NativeDataplane::RouteDel>("routeDel"),
+         InstanceMethod<&NativeDataplane::AddressAdd>("addressAdd"),
+         InstanceMethod<&NativeDataplane::AddressDel>("addressDel"),
+         InstanceMethod<&NativeDataplane::NeighborAdd>("neighborAdd"),
+         InstanceMethod<&NativeDataplane::NeighborDel>("neighborDel"),
+         InstanceMethod<&NativeDataplane::FibDump>("fibDump"),
+         InstanceMethod<&NativeDataplane::Adjacencies>("adjacencies"),
+         InstanceMethod<&NativeDataplane::Counters>("counters"),
+         InstanceMethod<&NativeDataplane::TraceArm>("traceArm"),
+         InstanceMethod<&NativeDataplane::TraceRead>("traceRead")});
+  }
+
+  explicit NativeDataplane(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeDataplane>(info) {
+    guarded(info.Env(), [&]() -> Napi::Value {
+      DataplaneConfig cfg;
+      if (info.Length() > 0 && info[0].IsObject()) {
+        Napi::Object o = info[0].As<Napi::Object>();
+        cfg.workers = get_uint(o, "workers", 1, kMaxWorkers).value_or(1);
+        cfg.buffers_per_worker = get_uint(o, "buffersPerWorker", 512, 1u << 20).value_or(4096);
+        const std::string tag = get_string(o, "ownerTag", false);
+        if (!tag.empty()) cfg.owner_tag = tag;
+      }
+      dp_ = std::make_unique<Dataplane>(cfg);
+      return info.Env().Undefined();
+    });
+  }
+
+ private:
+  Dataplane& dp(const Napi::Env& env) {
+    if (!dp_) throw Napi::Error::New(env, "dataplane is closed");
+    return *dp_;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    dp_.reset();  // stops workers, gives ports back to the kernel; mirrors persist
+    return info.Env().Undefined();
+  }
+
+  Napi::Value AddPort(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      Napi::Object o = arg_object(info, 0, "port spec");
+      const std::string driver = get_string(o, "driver", false);
+      return port_object(info.Env(), dp(info.Env()).add_port(get_string(o, "name"), get_string(o, "netns", false),
+                                                            driver.empty() ? "auto" : driver));
+    });
+  }
+
+  Napi::Value RemovePort(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      dp(info.Env()).del_port(arg_uint(info, 0, "port"));
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value SetPort(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const uint32_t port = arg_uint(info, 0, "port");
+      Napi::Object o = arg_object(info, 1, "port settings");
+      PortPatch patch;
+      patch.up = get_bool(o, "up");
+      if (auto mtu = get_uint(o, "mtu", 68, 9000)) patch.mtu = uint16_t(*mtu);
+      const std::string mac = get_string(o, "mac", false);
+      if (!mac.empty()) patch.mac = parse_mac(mac);
+      patch.table = get_uint(o, "table", 0, 0xffffffffu);
+      dp(info.Env()).set_port(port, patch);
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value Ports(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      auto ports = dp(info.Env()).ports();
+      Napi::Array a = Napi::Array::New(info.Env(), ports.size());
+      for (size_t i = 0; i < ports.size(); ++i) a.Set(uint32_t(i), port_object(info.Env(), ports[i]));
+      return a;
+    });
+  }
+
+  Napi::Value CreatePair(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const uint32_t port = arg_uint(info, 0, "port");
+      Napi::Object o = arg_object(info, 1, "mirror spec");
+      MirrorSpec spec;
+      spec.name = get_string(o, "name");
+      spec.netns = get_string(o, "netns", false);
+      spec.kind = get_string(o, "kind", false);
+      if (auto mtu = get_uint(o, "mtu", 68, 9000)) spec.mtu = uint16_t(*mtu);
+      const std::string mac = get_string(o, "mac", false);
+      if (!mac.empty()) spec.mac = parse_mac(mac);
+      return port_object(info.Env(), dp(info.Env()).create_pair(port, spec));
+    });
+  }
+
+  Napi::Value RemovePair(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const uint32_t port = arg_uint(info, 0, "port");
+      const bool destroy = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+      dp(info.Env()).remove_pair(port, destroy);
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value TableAdd(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      dp(info.Env()).table_add(arg_uint(info, 0, "table"));
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value TableDel(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      dp(info.Env()).table_del(arg_uint(info, 0, "table"));
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value Tables(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      auto ids = dp(info.Env()).tables();
+      Napi::Array a = Napi::Array::New(info.Env(), ids.size());
+      for (size_t i = 0; i < ids.size(); ++i) a.Set(uint32_t(i), ids[i]);
+      return a;
+    });
+  }
+
+  // routesAdd(table, [{prefix, kind?, paths?}...]): one lock, one grace period.
+  Napi::Value RoutesAdd(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const uint32_t table = arg_uint(info, 0, "table");
+      if (info.Length() < 2 || !info[1].IsArray()) throw Napi::TypeError::New(info.Env(), "routes must be an array");
+      Napi::Array arr = info[1].As<Napi::Array>();
+      std::vector<fib::Route> routes;
+      routes.reserve(arr.Length());
+      for (uint32_t i = 0; i < arr.Length(); ++i) {
+        Napi::Value v = arr.Get(i);
+        if (!v.IsObject()) throw Napi::TypeError::New(info.Env(), "routes[" + std::to_string(i) + "] must be an object");
+        try {
+          routes.push_back(parse_route(info.Env(), v.As<Napi::Object>()));
+        } catch (const std::invalid_argument& e) {
+          throw Napi::RangeError::New(info.Env(), "routes[" + std::to_string(i) + "]: " + e.what());
+        }
+      }
+      dp(info.Env()).routes_add(table, routes);
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value RouteDel(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const uint32_t table = arg_uint(info, 0, "table");
+      return Napi::Boolean::New(info.Env(), dp(info.Env()).route_del(table, fib::parse_prefix(arg_string(info, 1, "prefix"))));
+    });
+  }
+
+  Napi::Value AddressAdd(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const uint32_t port = arg_uint(info, 0, "port");
+      dp(info.Env()).address_add(port, parse_interface_address(arg_string(info, 1, "address")));
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value AddressDel(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const uint32_t port = arg_uint(info, 0, "port");
+      return Napi::Boolean::New(info.Env(), dp(info.Env()).address_del(port, parse_interface_address(arg_string(info, 1, "address"))));
+    });
+  }
+
+  Napi::Value NeighborAdd(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const uint32_t port = arg_uint(info, 0, "port");
+      dp(info.Env()).neighbor_add(port, fib::parse_addr(arg_string(info, 1, "ip")), parse_mac(arg_string(info, 2, "mac")));
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value NeighborDel(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const uint32_t port = arg_uint(info, 0, "port");
+      return Napi::Boolean::New(info.Env(), dp(info.Env()).neighbor_del(port, fib::parse_addr(arg_string(info, 1, "ip"))));
+    });
+  }
+
+  Napi::Value FibDump(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const uint32_t table = arg_uint(info, 0, "table");
+      const uint32_t fam = arg_uint(info, 1, "family", 6);
+      if (fam != 4 && fam != 6) throw Napi::RangeError::New(info.Env(), "family must be 4 or 6");
+      auto entries = dp(info.Env()).fib_dump(table, fam == 4 ? fib::Family::Ip4 : fib::Family::Ip6);
+      const Napi::Env env = info.Env();
+      Napi::Array a = Napi::Array::New(env, entries.size());
+      for (size_t i = 0; i < entries.size(); ++i) {
+        const auto& e = entries[i];
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("prefix", fib::format_prefix(e.prefix));
+        o.Set("source", e.source == fib::EntrySource::Route ? "route" : "interface");
+        o.Set("kind", e.source == fib::EntrySource::Route ? route_kind_name(e.kind) : adj_kind_name(e.adj_kind));
+        Napi::Array paths = Napi::Array::New(env, e.paths.size());
+        for (size_t k = 0; k < e.paths.size(); ++k) {
+          Napi::Object p = Napi::Object::New(env);
+          p.Set("port", e.paths[k].port);
+          if (e.paths[k].has_via) p.Set("via", fib::format_addr(e.paths[k].via));
+          p.Set("weight", e.paths[k].weight);
+          paths.Set(uint32_t(k), p);
+        }
+        o.Set("paths", paths);
+        a.Set(uint32_t(i), o);
+      }
+      return a;
+    });
+  }
+
+  Napi::Value Adjacencies(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      auto adjs = dp(info.Env()).adjacencies();
+      const Napi::Env env = info.Env();
+      Napi::Array a = Napi::Array::New(env, adjs.size());
+      for (size_t i = 0; i < adjs.size(); ++i) {
+        const auto& d = adjs[i];
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("index", d.index);
+        o.Set("kind", adj_kind_name(d.adj.kind));
+        o.Set("refcount", d.refcount);
+        if (d.adj.port != kInvalidIndex) o.Set("port", d.adj.port);
+        if (d.adj.kind == fib::AdjKind::Rewrite || d.adj.kind == fib::AdjKind::Glean)
+          o.Set("nextHop", fib::format_addr(d.adj.next_hop));
+        if (d.adj.kind == fib::AdjKind::Rewrite) {
+          std::string hex;
+          char b[3];
+          for (uint8_t k = 0; k < d.adj.rewrite_len; ++k) {
+            std::snprintf(b, sizeof b, "%02x", d.adj.rewrite[k]);
+            hex += b;
+          }
+          o.Set("rewrite", hex);
+          o.Set("mtu", d.adj.mtu);
+        }
+        a.Set(uint32_t(i), o);
+      }
+      return a;
+    });
+  }
+
+  Napi::Value Counters(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const CounterView c = dp(info.Env()).counters();
+      const Napi::Env env = info.Env();
+      Napi::Object o = Napi::Object::New(env);
+      Napi::Array ports = Napi::Array::New(env, c.ports.size());
+      for (size_t i = 0; i < c.ports.size(); ++i) {
+        const auto& p = c.ports[i];
+        Napi::Object po = Napi::Object::New(env);
+        po.Set("port", p.port);
+        po.Set("rxPackets", double(p.rx_packets));
+        po.Set("rxBytes", double(p.rx_bytes));
+        po.Set("txPackets", double(p.tx_packets));
+        po.Set("txBytes", double(p.tx_bytes));
+        po.Set("drops", double(p.drops));
+        po.Set("punts", double(p.punts));
+        po.Set("injects", double(p.injects));
+        ports.Set(uint32_t(i), po);
+      }
+      o.Set("ports", ports);
+      Napi::Object errors = Napi::Object::New(env);
+      for (size_t e = 1; e < size_t(Error::Count); ++e) errors.Set(kErrorNames[e], double(c.errors[e]));
+      o.Set("errors", errors);
+      o.Set("loops", double(c.loops));
+      o.Set("vectors", double(c.vectors));
+      return o;
+    });
+  }
+
+  Napi::Value TraceArm(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      dp(info.Env()).trace_arm(arg_uint(info, 0, "count"));
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value TraceRead(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      auto recs = dp(info.Env()).trace_read();
+      const Napi::Env env = info.Env();
+      Napi::Array a = Napi::Array::New(env, recs.size());
+      for (size_t i = 0; i < recs.size(); ++i) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("worker", recs[i].worker);
+        o.Set("rxPort", recs[i].rx_port);
+        Napi::Array nodes = Napi::Array::New(env, recs[i].nodes.size());
+        for (size_t k = 0; k < recs[i].nodes.size(); ++k) nodes.Set(uint32_t(k), recs[i].nodes[k]);
+        o.Set("nodes", nodes);
+        std::string hex;
+        char b[3];
+        for (uint8_t x : recs[i].head) {
+          std::snprintf(b, sizeof b, "%02x", x);
+          hex += b;
+        }
+        o.Set("head", hex);
+        a.Set(uint32_t(i), o);
+      }
+      return a;
+    });
+  }
+
+  // "10.0.0.1/24": the address keeps its host bits; the length says the subnet.
+  static fib::Prefix parse_interface_address(const std::string& s) {
+    const auto slash = s.find('/');
+    if (slash == std::string::npos) throw std::invalid_argument("address '" + s + "' needs a prefix length (a.b.c.d/len)");
+    fib::Prefix p;
+    p.addr = fib::parse_addr(s.substr(0, slash));
+    const std::string len = s.substr(slash + 1);
+    const unsigned max = p.addr.family == fib::Family::Ip4 ? 32 : 128;
+    if (len.empty() || len.size() > 3 || len.find_first_not_of("0123456789") != std::string::npos || std::stoul(len) > max)
+      throw std::invalid_argument("address '" + s + "': prefix length must be 0.." + std::to_string(max));
+    p.len = uint8_t(std::stoul(len));
+    return p;
+  }
+
+  std::unique_ptr<Dataplane> dp_;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeDataplane", NativeDataplane::Init(env));
+  Napi::Array names = Napi::Array::New(env);
+  for (size_t e = 1; e < size_t(Error::Count); ++e) names.Set(uint32_t(e - 1), kErrorNames[e]);
+  exports.Set("errorNames", names);
+  return exports;
+}
+
+}  // namespace
+}  // namespace lcp::addon
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return lcp::addon::Init(env, exports); }
+NODE_API_MODULE(kube_lcp, InitModule)

@@ -1,0 +1,25 @@
+// Validation of everything that crosses from JS: wrong types and values
+// become JS exceptions with a message naming the field, never a crash.
+#pragma once
+
+#include <napi.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace lcp::addon {
+
+// Throws Napi::TypeError unless obj[key] is present with the right type.
+std::string get_string(const Napi::Object& obj, const char* key, bool required = true);
+std::optional<uint32_t> get_uint(const Napi::Object& obj, const char* key, uint32_t min, uint32_t max);
+std::optional<bool> get_bool(const Napi::Object& obj, const char* key);
+uint32_t arg_uint(const Napi::CallbackInfo& info, size_t i, const char* what, uint32_t max = 0xffffffffu);
+std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* what);
+Napi::Object arg_object(const Napi::CallbackInfo& info, size_t i, const char* what);
+
+std::array<uint8_t, 6> parse_mac(const std::string& s);  // throws std::invalid_argument
+std::string format_mac(const std::array<uint8_t, 6>& m);
+
+}  // namespace lcp::addon

@@ -1,0 +1,369 @@
+#include "dataplane/dataplane.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "dataplane/io_factory.h"
+#include "graph/graph.h"
+
+namespace lcp {
+
+struct Dataplane::Port {
+  uint32_t index = 0;
+  std::string name, netns;
+  std::unique_ptr<io::PortIo> io;
+  std::vector<std::unique_ptr<io::TxQueue>> tx;  // one per worker
+  std::unique_ptr<PairMirror> mirror;
+  std::string mirror_name, mirror_netns, mirror_kind;
+  unsigned worker = 0;
+  bool admin_up = false;
+  uint16_t mtu = 1500;
+  std::array<uint8_t, 6> mac{};
+  uint32_t table = 0;
+};
+
+namespace {
+
+std::runtime_error not_found(uint32_t index) {
+  return std::runtime_error("port " + std::to_string(index) + ": no such port");
+}
+
+}  // namespace
+
+Dataplane::Dataplane(const DataplaneConfig& cfg)
+    : cfg_(cfg), fib_(std::make_unique<fib::Fib>(rcu_)), table_(std::make_unique<PortTable>()) {
+  if (cfg_.workers < 1 || cfg_.workers > kMaxWorkers)
+    throw std::invalid_argument("workers must be 1.." + std::to_string(kMaxWorkers));
+  if (cfg_.buffers_per_worker < 512 || cfg_.buffers_per_worker > (1u << 20))
+    throw std::invalid_argument("buffersPerWorker must be 512..1048576");
+  for (unsigned w = 0; w < cfg_.workers; ++w)
+    workers_.push_back(std::make_unique<Worker>(w, rcu_, *fib_, *table_, cfg_.buffers_per_worker));
+  for (auto& w : workers_) w->start();
+}
+
+Dataplane::~Dataplane() {
+  for (auto& w : workers_) w->stop();
+  // Workers are gone: everything can be freed without grace periods.
+  for (uint32_t i = 0; i < kMaxPorts; ++i) delete table_->slot[i].exchange(nullptr);
+  ports_.clear();  // closes sockets (ports go back to the kernel), mirrors persist
+  rcu_.reclaim();
+}
+
+Dataplane::Port& Dataplane::port_ref(uint32_t index) {
+  if (index >= ports_.size() || !ports_[index]) throw not_found(index);
+  return *ports_[index];
+}
+const Dataplane::Port& Dataplane::port_ref(uint32_t index) const {
+  if (index >= ports_.size() || !ports_[index]) throw not_found(index);
+  return *ports_[index];
+}
+
+uint32_t Dataplane::table_slot(uint32_t id) const {
+  uint32_t slot = 0;
+  if (!fib_->table_slot(id, slot)) throw std::invalid_argument("table " + std::to_string(id) + " does not exist");
+  return slot;
+}
+
+fib::PortL2 Dataplane::l2_of(const Port& p) const {
+  fib::PortL2 l2;
+  l2.valid = true;
+  l2.p2p = p.io->link().p2p;
+  l2.mac = p.mac;
+  l2.mtu = p.mtu;
+  return l2;
+}
+
+void Dataplane::publish_port(Port& p) {
+  auto* rt = new PortRuntime{};
+  rt->index = p.index;
+  rt->worker = p.worker;
+  rt->admin_up = p.admin_up;
+  rt->p2p = p.io->link().p2p;
+  rt->mac = p.mac;
+  rt->mtu = p.mtu;
+  rt->table_slot = table_slot(p.table);
+  rt->io = p.io.get();
+  for (size_t w = 0; w < p.tx.size(); ++w) rt->tx[w] = p.tx[w].get();
+  rt->mirror = p.mirror.get();
+  rcu_.retire_delete(table_->slot[p.index].exchange(rt, std::memory_order_acq_rel));
+  publish_plan(p.worker);
+}
+
+void Dataplane::publish_plan(unsigned worker) {
+  std::vector<RxSource> sources;
+  for (const auto& p : ports_) {
+    if (!p || p->worker != worker) continue;
+    sources.push_back({RxSource::Kind::Port, p->index, &p->io->rx(), nullptr, p->io->rx().fd()});
+    if (p->mirror)
+      sources.push_back({RxSource::Kind::Mirror, p->index, nullptr, p->mirror.get(), p->mirror->fd()});
+  }
+  workers_[worker]->publish(std::move(sources));
+}
+
+PortView Dataplane::add_port(const std::string& name, const std::string& netns,
+                             const std::string& driver) {
+  std::lock_guard<std::mutex> g(mu_);
+  for (const auto& p : ports_)
+    if (p && p->name == name && p->netns == netns)
+      throw std::invalid_argument("port '" + name + "' is already a port (index " +
+                                  std::to_string(p->index) + ")");
+  uint32_t index = 0;
+  while (index < ports_.size() && ports_[index]) ++index;
+  if (index >= kMaxPorts) throw std::runtime_error("too many ports");
+
+  auto p = std::make_unique<Port>();
+  p->index = index;
+  p->name = name;
+  p->netns = netns;
+  p->io = open_port_io(name, netns, driver);
+  for (size_t w = 0; w < workers_.size(); ++w) p->tx.push_back(p->io->open_tx());
+  p->mac = p->io->link().mac;
+  p->mtu = p->io->link().mtu;
+  // The least loaded worker owns the new port and its mirror.
+  std::vector<unsigned> load(workers_.size(), 0);
+  for (const auto& q : ports_)
+    if (q) ++load[q->worker];
+  p->worker = unsigned(std::min_element(load.begin(), load.end()) - load.begin());
+
+  if (index >= ports_.size()) ports_.resize(index + 1);
+  if (index >= counter_base_.size()) counter_base_.resize(index + 1);
+  Port& ref = *p;
+  ports_[index] = std::move(p);
+  fib_->port_set(index, l2_of(ref));
+  // Counters of a reused index start from zero for the new port.
+  counter_base_[index] = sum_port(index);
+  publish_port(ref);
+  rcu_.reclaim();
+  return view(ref);
+}
+
+void Dataplane::del_port(uint32_t index) {
+  std::lock_guard<std::mutex> g(mu_);
+  Port& p = port_ref(index);
+  const unsigned worker = p.worker;
+  fib_->port_del(index);
+  rcu_.retire_delete(table_->slot[index].exchange(nullptr, std::memory_order_acq_rel));
+  std::unique_ptr<Port> owned = std::move(ports_[index]);
+  publish_plan(worker);
+  rcu_.reclaim();  // no worker can still see the port: safe to close it
+  owned.reset();   // the netdev goes back to the kernel; a mirror persists
+}
+
+void Dataplane::set_port(uint32_t index, const PortPatch& patch) {
+  std::lock_guard<std::mutex> g(mu_);
+  Port& p = port_ref(index);
+  if (patch.table) table_slot(*patch.table);  // validate before changing anything
+  if (patch.mtu) {
+    if (*patch.mtu < 68 || *patch.mtu > 9000) throw std::invalid_argument("mtu must be 68..9000");
+    set_netdev_mtu(p.name, p.netns, *patch.mtu);
+    p.mtu = *patch.mtu;
+  }
+  if (patch.up) p.admin_up = *patch.up;
+  if (patch.mac) p.mac = *patch.mac;
+  if (patch.table) p.table = *patch.table;
+  fib_->port_set(index, l2_of(p));
+  publish_port(p);
+  rcu_.reclaim();
+}
+
+PortView Dataplane::create_pair(uint32_t port, const MirrorSpec& spec) {
+  std::lock_guard<std::mutex> g(mu_);
+  Port& p = port_ref(port);
+  const bool p2p = p.io->link().p2p;
+  const std::string kind = spec.kind.empty() ? (p2p ? "tun" : "tap") : spec.kind;
+  if (kind != "tap" && kind != "tun") throw std::invalid_argument("mirror kind must be tap or tun");
+  if ((kind == "tun") != p2p)
+    throw std::invalid_argument(std::string("a ") + (p2p ? "point-to-point" : "multi-point") +
+                                " port needs a " + (p2p ? "tun" : "tap") + " mirror");
+  if (p.mirror) {
+    if (p.mirror_name == spec.name && p.mirror_netns == spec.netns) return view(p);  // idempotent
+    throw std::invalid_argument("port " + std::to_string(port) + " already has mirror '" +
+                                p.mirror_name + "'");
+  }
+  for (const auto& q : ports_)
+    if (q && q->mirror && q->mirror_name == spec.name && q->mirror_netns == spec.netns)
+      throw std::invalid_argument("mirror '" + spec.name + "' already pairs port " +
+                                  std::to_string(q->index));
+  MirrorRequest req{spec.name, spec.netns, kind == "tun", spec.mac ? spec.mac : std::optional(p.mac),
+                    spec.mtu.value_or(p.mtu), cfg_.owner_tag};
+  p.mirror = open_mirror(req);
+  p.mirror_name = spec.name;
+  p.mirror_netns = spec.netns;
+  p.mirror_kind = kind;
+  publish_port(p);
+  rcu_.reclaim();
+  return view(p);
+}
+
+void Dataplane::remove_pair(uint32_t port, bool destroy_device) {
+  std::lock_guard<std::mutex> g(mu_);
+  Port& p = port_ref(port);
+  if (!p.mirror) return;
+  std::unique_ptr<PairMirror> m = std::move(p.mirror);
+  publish_port(p);
+  rcu_.reclaim();
+  if (destroy_device) m->destroy();
+  p.mirror_name.clear();
+  p.mirror_netns.clear();
+  p.mirror_kind.clear();
+}
+
+std::vector<PortView> Dataplane::ports() const {
+  std::lock_guard<std::mutex> g(mu_);
+  std::vector<PortView> out;
+  for (const auto& p : ports_)
+    if (p) out.push_back(view(*p));
+  return out;
+}
+
+PortView Dataplane::view(const Port& p) const {
+  const io::LinkInfo& l = p.io->link();
+  return PortView{p.index, p.name, p.netns, p.io->driver(), l.ifindex, p.mac, p.mtu, l.p2p,
+                  p.admin_up, p.table, p.worker, bool(p.mirror), p.mirror_name, p.mirror_netns,
+                  p.mirror_kind, p.mirror ? p.mirror->ifindex() : 0,
+                  p.mirror ? p.mirror->adopted() : false};
+}
+
+void Dataplane::table_add(uint32_t id) {
+  std::lock_guard<std::mutex> g(mu_);
+  fib_->table_add(id);
+}
+
+void Dataplane::table_del(uint32_t id) {
+  std::lock_guard<std::mutex> g(mu_);
+  for (const auto& p : ports_)
+    if (p && p->table == id)
+      throw std::invalid_argument("table " + std::to_string(id) + " is used by port " +
+                                  std::to_string(p->index));
+  fib_->table_del(id);
+  rcu_.reclaim();
+}
+
+std::vector<uint32_t> Dataplane::tables() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return fib_->table_ids();
+}
+
+void Dataplane::routes_add(uint32_t table, const std::vector<fib::Route>& routes) {
+  std::lock_guard<std::mutex> g(mu_);
+  for (const auto& r : routes) fib_->route_add(table, r);
+  rcu_.reclaim();
+}
+
+bool Dataplane::route_del(uint32_t table, const fib::Prefix& p) {
+  std::lock_guard<std::mutex> g(mu_);
+  const bool found = fib_->route_del(table, p);
+  rcu_.reclaim();
+  return found;
+}
+
+void Dataplane::address_add(uint32_t port, const fib::Prefix& addr) {
+  std::lock_guard<std::mutex> g(mu_);
+  fib_->address_add(port_ref(port).table, port, addr);
+  rcu_.reclaim();
+}
+
+bool Dataplane::address_del(uint32_t port, const fib::Prefix& addr) {
+  std::lock_guard<std::mutex> g(mu_);
+  const bool found = fib_->address_del(port_ref(port).table, port, addr);
+  rcu_.reclaim();
+  return found;
+}
+
+void Dataplane::neighbor_add(uint32_t port, const fib::IpAddr& ip,
+                             const std::array<uint8_t, 6>& mac) {
+  std::lock_guard<std::mutex> g(mu_);
+  port_ref(port);
+  fib_->neighbor_add(port, ip, mac);
+  rcu_.reclaim();
+}
+
+bool Dataplane::neighbor_del(uint32_t port, const fib::IpAddr& ip) {
+  std::lock_guard<std::mutex> g(mu_);
+  port_ref(port);
+  const bool found = fib_->neighbor_del(port, ip);
+  rcu_.reclaim();
+  return found;
+}
+
+std::vector<fib::FibEntryDump> Dataplane::fib_dump(uint32_t table, fib::Family f) const {
+  std::lock_guard<std::mutex> g(mu_);
+  return fib_->dump(table, f);
+}
+
+std::vector<fib::AdjacencyDump> Dataplane::adjacencies() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return fib_->dump_adjacencies();
+}
+
+PortCounterView Dataplane::sum_port(uint32_t index) const {
+  PortCounterView pc{index, 0, 0, 0, 0, 0, 0, 0};
+  for (const auto& w : workers_) {
+    const PortCounters& c = w->counters().ports[index];
+    pc.rx_packets += c.rx_packets.get();
+    pc.rx_bytes += c.rx_bytes.get();
+    pc.tx_packets += c.tx_packets.get();
+    pc.tx_bytes += c.tx_bytes.get();
+    pc.drops += c.drops.get();
+    pc.punts += c.punts.get();
+    pc.injects += c.injects.get();
+  }
+  return pc;
+}
+
+CounterView Dataplane::counters() const {
+  std::lock_guard<std::mutex> g(mu_);
+  CounterView v;
+  for (const auto& p : ports_) {
+    if (!p) continue;
+    PortCounterView pc = sum_port(p->index);
+    const PortCounterView& b = counter_base_[p->index];
+    pc.rx_packets -= b.rx_packets;
+    pc.rx_bytes -= b.rx_bytes;
+    pc.tx_packets -= b.tx_packets;
+    pc.tx_bytes -= b.tx_bytes;
+    pc.drops -= b.drops;
+    pc.punts -= b.punts;
+    pc.injects -= b.injects;
+    v.ports.push_back(pc);
+  }
+  for (const auto& w : workers_) {
+    for (size_t e = 0; e < size_t(Error::Count); ++e) v.errors[e] += w->counters().errors[e].get();
+    v.loops += w->counters().loops.get();
+    v.vectors += w->counters().vectors.get();
+  }
+  return v;
+}
+
+void Dataplane::trace_arm(uint32_t n) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (n > kMaxTrace) throw std::invalid_argument("trace: at most " + std::to_string(kMaxTrace) + " packets");
+  for (auto& w : workers_) w->trace().remaining.store(0);
+  rcu_.synchronize();  // no worker is still tagging: the buffer is ours
+  for (auto& w : workers_) {
+    TraceBuffer& t = w->trace();
+    for (auto& r : t.rec) r.n_nodes.store(0, std::memory_order_relaxed);
+    t.used.store(0);
+    t.remaining.store(int32_t(n));
+  }
+}
+
+std::vector<TraceView> Dataplane::trace_read() const {
+  std::lock_guard<std::mutex> g(mu_);
+  std::vector<TraceView> out;
+  for (const auto& w : workers_) {
+    TraceBuffer& t = w->trace();
+    const uint32_t used = std::min(t.used.load(), kMaxTrace);
+    for (uint32_t i = 0; i < used; ++i) {
+      const TraceRecord& r = t.rec[i];
+      const uint8_t n = r.n_nodes.load(std::memory_order_acquire);
+      if (!n) continue;
+      TraceView tv{w->id(), r.rx_port, {}, std::vector<uint8_t>(r.head, r.head + r.head_len)};
+      for (uint8_t k = 0; k < n; ++k) tv.nodes.emplace_back(kNodeNames[r.nodes[k]]);
+      out.push_back(std::move(tv));
+    }
+  }
+  return out;
+}
+
+}  // namespace lcp

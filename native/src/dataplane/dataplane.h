@@ -1,0 +1,134 @@
+// The embedded dataplane's control side: owns the FIB, the workers, the ports
+// and the pairs, and publishes every change to workers RCU-style. All public
+// methods are thread-safe (one control mutex; never taken by workers).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/rcu.h"
+#include "fib/fib.h"
+#include "graph/counters.h"
+#include "graph/runtime.h"
+#include "graph/worker.h"
+#include "io/packet_io.h"
+
+namespace lcp {
+
+struct DataplaneConfig {
+  unsigned workers = 1;
+  uint32_t buffers_per_worker = 4096;
+  std::string owner_tag = "kube-lcp";  // marks mirrors we create (ifalias)
+};
+
+struct MirrorSpec {
+  std::string name;
+  std::string netns;
+  std::string kind;  // "tap" | "tun" | "" (from the port)
+  std::optional<uint16_t> mtu;
+  std::optional<std::array<uint8_t, 6>> mac;
+};
+
+struct PortView {
+  uint32_t index;
+  std::string name, netns, driver;
+  int ifindex;
+  std::array<uint8_t, 6> mac;
+  uint16_t mtu;
+  bool p2p, admin_up;
+  uint32_t table;
+  unsigned worker;
+  bool has_pair;
+  std::string mirror_name, mirror_netns, mirror_kind;
+  int mirror_ifindex;
+  bool mirror_adopted;
+};
+
+struct PortCounterView {
+  uint32_t port;
+  uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, drops, punts, injects;
+};
+
+struct CounterView {
+  std::vector<PortCounterView> ports;
+  std::array<uint64_t, size_t(Error::Count)> errors{};
+  uint64_t loops = 0, vectors = 0;
+};
+
+struct TraceView {
+  unsigned worker;
+  uint32_t rx_port;
+  std::vector<std::string> nodes;
+  std::vector<uint8_t> head;
+};
+
+struct PortPatch {
+  std::optional<bool> up;
+  std::optional<uint16_t> mtu;
+  std::optional<std::array<uint8_t, 6>> mac;
+  std::optional<uint32_t> table;
+};
+
+class Dataplane {
+ public:
+  explicit Dataplane(const DataplaneConfig& cfg);
+  ~Dataplane();
+  Dataplane(const Dataplane&) = delete;
+  Dataplane& operator=(const Dataplane&) = delete;
+
+  // Ports: take over a kernel netdev ("af_packet" | "af_xdp" | "auto").
+  PortView add_port(const std::string& name, const std::string& netns, const std::string& driver);
+  void del_port(uint32_t index);
+  void set_port(uint32_t index, const PortPatch& patch);
+  std::vector<PortView> ports() const;
+
+  // Pairs: the port's mirror in Linux (created, or re-adopted if ours).
+  PortView create_pair(uint32_t port, const MirrorSpec& spec);
+  void remove_pair(uint32_t port, bool destroy_device);
+
+  // Forwarding state (see fib::Fib for semantics).
+  void table_add(uint32_t id);
+  void table_del(uint32_t id);
+  std::vector<uint32_t> tables() const;
+  void routes_add(uint32_t table, const std::vector<fib::Route>& routes);
+  bool route_del(uint32_t table, const fib::Prefix& p);
+  void address_add(uint32_t port, const fib::Prefix& addr);
+  bool address_del(uint32_t port, const fib::Prefix& addr);
+  void neighbor_add(uint32_t port, const fib::IpAddr& ip, const std::array<uint8_t, 6>& mac);
+  bool neighbor_del(uint32_t port, const fib::IpAddr& ip);
+  std::vector<fib::FibEntryDump> fib_dump(uint32_t table, fib::Family f) const;
+  std::vector<fib::AdjacencyDump> adjacencies() const;
+
+  CounterView counters() const;
+  void trace_arm(uint32_t n);
+  std::vector<TraceView> trace_read() const;
+
+  unsigned worker_count() const { return unsigned(workers_.size()); }
+
+ private:
+  struct Port;
+  Port& port_ref(uint32_t index);
+  const Port& port_ref(uint32_t index) const;
+  void publish_port(Port& p);  // rebuild PortRuntime + owner's plan
+  void publish_plan(unsigned worker);
+  PortView view(const Port& p) const;
+  fib::PortL2 l2_of(const Port& p) const;
+  uint32_t table_slot(uint32_t id) const;
+  PortCounterView sum_port(uint32_t index) const;  // raw, summed over workers
+
+  DataplaneConfig cfg_;
+  mutable std::mutex mu_;
+  Rcu rcu_;
+  std::unique_ptr<fib::Fib> fib_;
+  std::unique_ptr<PortTable> table_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<Port>> ports_;  // by index; null = free
+  std::vector<PortCounterView> counter_base_;  // counters at (re)use of an index
+};
+
+}  // namespace lcp

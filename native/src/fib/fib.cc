@@ -1,0 +1,557 @@
+// The FIB: tables of prefixes (control-side maps, the source of truth for
+// dumps, deletes and covers) mirrored into per-table LPM arrays that the
+// workers read without locks. Interface entries (receive, connected glean,
+// adj-fib host routes) and API routes may share a prefix: both are kept,
+// and the interface one is what the LPM holds.
+#include "fib/fib.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "fib/adj.h"
+#include "fib/ip4_lpm.h"
+#include "fib/ip6_lpm.h"
+#include "fib/lb.h"
+
+namespace lcp::fib {
+
+namespace {
+
+constexpr uint32_t kNone = LbDb::kNone;
+
+// A prefix's address as a map key: IPv4 in the low 32 bits of hi.
+struct U128 {
+  uint64_t hi = 0, lo = 0;
+  bool operator==(const U128&) const = default;
+};
+struct U128Hash {
+  size_t operator()(const U128& k) const {
+    uint64_t h = k.hi * 0x9E3779B97F4A7C15ull ^ k.lo * 0xC2B2AE3D27D4EB4Full;
+    return size_t(h ^ (h >> 32));
+  }
+};
+
+uint64_t load_be64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return __builtin_bswap64(v);
+}
+void store_be64(uint8_t* p, uint64_t v) {
+  v = __builtin_bswap64(v);
+  std::memcpy(p, &v, 8);
+}
+
+unsigned fi(Family f) { return f == Family::Ip4 ? 0 : 1; }
+unsigned max_len(Family f) { return f == Family::Ip4 ? 32 : 128; }
+const char* fam_name(Family f) { return f == Family::Ip4 ? "IPv4" : "IPv6"; }
+
+U128 key_of(const IpAddr& a) {
+  if (a.family == Family::Ip4) return {a.v4(), 0};
+  return {load_be64(a.b.data()), load_be64(a.b.data() + 8)};
+}
+U128 mask_key(Family f, U128 k, unsigned len) {
+  if (f == Family::Ip4) return {len == 0 ? 0 : k.hi & (0xffffffffull << (32 - len)) & 0xffffffffull, 0};
+  const uint64_t mh = len == 0 ? 0 : len >= 64 ? ~0ull : ~0ull << (64 - len);
+  const uint64_t ml = len <= 64 ? 0 : len == 128 ? ~0ull : ~0ull << (128 - len);
+  return {k.hi & mh, k.lo & ml};
+}
+IpAddr addr_of(Family f, U128 k) {
+  IpAddr a;
+  a.family = f;
+  if (f == Family::Ip4) {
+    const uint32_t v = uint32_t(k.hi);
+    a.b[0] = uint8_t(v >> 24), a.b[1] = uint8_t(v >> 16), a.b[2] = uint8_t(v >> 8), a.b[3] = uint8_t(v);
+  } else {
+    store_be64(a.b.data(), k.hi);
+    store_be64(a.b.data() + 8, k.lo);
+  }
+  return a;
+}
+
+// Interface contributions, best first: own address, neighbour host, subnet.
+enum IfacePrio : uint8_t { kReceive = 0, kAdjFib = 1, kGlean = 2 };
+struct IfaceRef {
+  uint8_t prio;
+  uint32_t port;
+  uint32_t lb;    // one reference
+  uint32_t refs;  // e.g. two addresses of one subnet share the glean
+};
+
+struct Entry {
+  uint32_t route_lb = kNone;   // EntrySource::Route (one reference)
+  uint32_t installed = kNone;  // what the LPM holds for this prefix
+  RouteKind route_kind = RouteKind::Forward;
+  std::unique_ptr<std::vector<IfaceRef>> iface;  // rare: kept out of line
+
+  uint32_t effective() const {
+    if (iface && !iface->empty())
+      return std::min_element(iface->begin(), iface->end(),
+                              [](auto& a, auto& b) { return a.prio < b.prio; })->lb;
+    return route_lb;
+  }
+};
+
+using PrefixMap = std::unordered_map<U128, Entry, U128Hash>;
+
+struct FamilyTable {
+  std::array<PrefixMap, 129> by_len;
+  size_t routes = 0;
+};
+
+// What readers reach through a table slot.
+struct TableRt {
+  explicit TableRt(Rcu& rcu) : v4(rcu), v6(rcu) {}
+  Ip4Lpm v4;
+  Ip6Lpm v6;
+};
+
+struct TableCtl {
+  uint32_t id = 0;
+  uint32_t slot = 0;
+  TableRt* rt = nullptr;
+  FamilyTable fam[2];
+  uint32_t n_addresses = 0;
+};
+
+struct AddrRec {
+  uint32_t table;
+  uint32_t port;
+  Prefix p;  // the address itself, with its length
+};
+
+LbKind lb_kind_of(RouteKind k) {
+  switch (k) {
+    case RouteKind::Blackhole: return LbKind::Blackhole;
+    case RouteKind::Unreachable: return LbKind::Unreachable;
+    case RouteKind::Prohibit: return LbKind::Prohibit;
+    default: return LbKind::Paths;
+  }
+}
+
+}  // namespace
+
+struct Fib::Impl {
+  explicit Impl(Rcu& r) : rcu(r), adjs(r), lbs(r, adjs) {}
+  ~Impl() {
+    for (auto& [id, t] : tables) delete t->rt;
+  }
+
+  Rcu& rcu;
+  AdjDb adjs;
+  LbDb lbs;
+  std::array<std::atomic<TableRt*>, kMaxTables> rt{};
+  std::unordered_map<uint32_t, std::unique_ptr<TableCtl>> tables;
+  std::vector<AddrRec> addrs;
+  std::unordered_map<AdjKey, std::vector<uint32_t>, AdjKeyHash> adj_fibs;  // (port, ip) -> table ids
+  std::vector<Path> scratch;
+
+  TableCtl& table(uint32_t id) {
+    auto it = tables.find(id);
+    if (it == tables.end()) throw std::invalid_argument("unknown table " + std::to_string(id));
+    return *it->second;
+  }
+
+  static U128 checked_key(const Prefix& p) {
+    const Family f = p.addr.family;
+    if (p.len > max_len(f))
+      throw std::invalid_argument("prefix length /" + std::to_string(p.len) + " is too long for " + fam_name(f));
+    const U128 k = key_of(p.addr);
+    if (!(mask_key(f, k, p.len) == k))
+      throw std::invalid_argument("prefix " + format_prefix(p) + " has host bits set");
+    return k;
+  }
+
+  // ---- LPM mirror of the maps ----
+  void sync(TableCtl& t, Family f, U128 k, uint8_t len, PrefixMap::iterator it) {
+    Entry& e = it->second;
+    const uint32_t want = e.effective();
+    if (want == e.installed && want != kNone) return;
+    if (want == kNone) {
+      const bool was_installed = e.installed != kNone;
+      t.fam[fi(f)].by_len[len].erase(it);
+      if (was_installed) withdraw(t, f, k, len);
+      return;
+    }
+    e.installed = want;
+    if (f == Family::Ip4) t.rt->v4.set(uint32_t(k.hi), len, want);
+    else t.rt->v6.set(k.hi, k.lo, len, want);
+  }
+
+  void withdraw(TableCtl& t, Family f, U128 k, uint8_t len) {
+    uint8_t cover_len = 0;
+    uint32_t cover_lb = LbDb::kDropLb;
+    const FamilyTable& ft = t.fam[fi(f)];
+    for (int l = int(len) - 1; l >= 0; --l) {
+      const PrefixMap& m = ft.by_len[l];
+      if (m.empty()) continue;
+      if (auto c = m.find(mask_key(f, k, l)); c != m.end()) {
+        cover_len = uint8_t(l);
+        cover_lb = c->second.installed;
+        break;
+      }
+    }
+    if (f == Family::Ip4) t.rt->v4.remove(uint32_t(k.hi), len, cover_len, cover_lb);
+    else t.rt->v6.remove(k.hi, k.lo, len, cover_len, cover_lb);
+  }
+
+  // ---- interface contributions ----
+  void add_iface(TableCtl& t, Family f, U128 k, uint8_t len, uint8_t prio, uint32_t port, uint32_t lb) {
+    auto it = t.fam[fi(f)].by_len[len].try_emplace(k).first;
+    Entry& e = it->second;
+    if (!e.iface) e.iface = std::make_unique<std::vector<IfaceRef>>();
+    for (IfaceRef& r : *e.iface)
+      if (r.prio == prio && r.port == port) {
+        ++r.refs;
+        lbs.release(lb);
+        return;
+      }
+    e.iface->push_back({prio, port, lb, 1});
+    sync(t, f, k, len, it);
+  }
+
+  void del_iface(TableCtl& t, Family f, U128 k, uint8_t len, uint8_t prio, uint32_t port) {
+    PrefixMap& m = t.fam[fi(f)].by_len[len];
+    auto it = m.find(k);
+    if (it == m.end() || !it->second.iface) return;
+    auto& v = *it->second.iface;
+    auto r = std::find_if(v.begin(), v.end(), [&](auto& x) { return x.prio == prio && x.port == port; });
+    if (r == v.end() || --r->refs > 0) return;
+    const uint32_t old = r->lb;
+    v.erase(r);
+    if (v.empty()) it->second.iface.reset();
+    sync(t, f, k, len, it);  // may erase the entry
+    lbs.release(old);        // after the LPM no longer names it
+  }
+
+  uint32_t attached_lb(uint32_t port, Family f) {
+    Path p;
+    p.port = port;
+    p.via.family = f;
+    return lbs.intern(LbKind::Paths, &p, 1);
+  }
+
+  // Host entries for resolved neighbours inside a connected subnet of their
+  // port (VPP's adj-fib): keep the set of tables equal to what it should be.
+  void sync_adj_fib(uint32_t port, const IpAddr& ip) {
+    const Family f = ip.family;
+    const U128 k = key_of(ip);
+    std::vector<uint32_t> want;
+    if (adjs.neighbor_known(port, ip)) {
+      for (const AddrRec& a : addrs) {
+        if (a.port != port || a.p.addr.family != f || a.p.len >= max_len(f) || a.p.addr == ip) continue;
+        if (!(mask_key(f, key_of(a.p.addr), a.p.len) == mask_key(f, k, a.p.len))) continue;
+        if (std::find(want.begin(), want.end(), a.table) == want.end()) want.push_back(a.table);
+      }
+    }
+    const AdjKey key{port, ip, true};
+    auto cur_it = adj_fibs.find(key);
+    std::vector<uint32_t> cur = cur_it == adj_fibs.end() ? std::vector<uint32_t>{} : cur_it->second;
+    const uint8_t host = uint8_t(max_len(f));
+    for (uint32_t tid : cur)
+      if (std::find(want.begin(), want.end(), tid) == want.end())
+        if (auto t = tables.find(tid); t != tables.end()) del_iface(*t->second, f, k, host, kAdjFib, port);
+    for (uint32_t tid : want)
+      if (std::find(cur.begin(), cur.end(), tid) == cur.end()) {
+        Path p;
+        p.port = port;
+        p.via = ip;
+        p.has_via = true;
+        add_iface(table(tid), f, k, host, kAdjFib, port, lbs.intern(LbKind::Paths, &p, 1));
+      }
+    if (want.empty()) adj_fibs.erase(key);
+    else adj_fibs[key] = std::move(want);
+  }
+  void sync_adj_fibs(uint32_t port) {
+    for (const IpAddr& ip : adjs.neighbors_of(port)) sync_adj_fib(port, ip);
+    // Entries for neighbours already gone are dropped by neighbor_del.
+  }
+
+  void dump_entry(std::vector<FibEntryDump>& out, Family f, U128 k, uint8_t len, const Entry& e) const {
+    Prefix p{addr_of(f, k), len};
+    if (e.route_lb != kNone) {
+      FibEntryDump d{p, EntrySource::Route, e.route_kind, AdjKind::Drop, lbs.paths(e.route_lb)};
+      d.adj_kind = adjs.get(lbs.get(e.route_lb).buckets[0]).kind;
+      out.push_back(std::move(d));
+    }
+    if (e.iface)
+      for (const IfaceRef& r : *e.iface) {
+        FibEntryDump d{p, EntrySource::Interface, RouteKind::Forward, AdjKind::Receive, lbs.paths(r.lb)};
+        if (r.prio != kReceive) d.adj_kind = adjs.get(lbs.get(r.lb).buckets[0]).kind;
+        if (d.paths.empty()) {
+          Path port_only;
+          port_only.port = r.port;
+          port_only.via.family = f;
+          d.paths.push_back(port_only);
+        }
+        out.push_back(std::move(d));
+      }
+  }
+};
+
+Fib::Fib(Rcu& rcu) : impl_(std::make_unique<Impl>(rcu)) { table_add(0); }
+Fib::~Fib() = default;
+
+// ---------------------------------------------------------------- tables
+
+uint32_t Fib::table_add(uint32_t id) {
+  Impl& m = *impl_;
+  if (auto it = m.tables.find(id); it != m.tables.end()) return it->second->slot;
+  uint32_t slot = 0;
+  while (slot < kMaxTables && m.rt[slot].load(std::memory_order_relaxed)) ++slot;
+  if (slot == kMaxTables) throw std::invalid_argument("table " + std::to_string(id) + ": all table slots in use");
+  auto t = std::make_unique<TableCtl>();
+  t->id = id;
+  t->slot = slot;
+  t->rt = new TableRt(m.rcu);
+  m.rt[slot].store(t->rt, std::memory_order_release);
+  m.tables.emplace(id, std::move(t));
+  return slot;
+}
+
+void Fib::table_del(uint32_t id) {
+  Impl& m = *impl_;
+  if (id == 0) throw std::invalid_argument("table 0 cannot be deleted");
+  TableCtl& t = m.table(id);
+  if (t.n_addresses)
+    throw std::invalid_argument("table " + std::to_string(id) + " is in use by " +
+                                std::to_string(t.n_addresses) + " interface address(es)");
+  m.rt[t.slot].store(nullptr, std::memory_order_release);
+  m.rcu.retire_delete(t.rt);
+  for (FamilyTable& ft : t.fam)
+    for (PrefixMap& pm : ft.by_len)
+      for (auto& [k, e] : pm) {
+        if (e.route_lb != kNone) m.lbs.release(e.route_lb);
+        if (e.iface)
+          for (IfaceRef& r : *e.iface) m.lbs.release(r.lb);
+      }
+  m.tables.erase(id);
+}
+
+bool Fib::table_slot(uint32_t id, uint32_t& slot) const {
+  auto it = impl_->tables.find(id);
+  if (it == impl_->tables.end()) return false;
+  slot = it->second->slot;
+  return true;
+}
+
+std::vector<uint32_t> Fib::table_ids() const {
+  std::vector<uint32_t> ids;
+  for (auto& [id, t] : impl_->tables) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// ---------------------------------------------------------------- ports
+
+void Fib::port_set(uint32_t port, const PortL2& l2) { impl_->adjs.port_set(port, l2); }
+
+void Fib::port_del(uint32_t port) {
+  Impl& m = *impl_;
+  if (!m.adjs.port_known(port)) return;
+  for (const AddrRec& a : std::vector<AddrRec>(m.addrs))
+    if (a.port == port) address_del(a.table, port, a.p);
+  for (const IpAddr& ip : m.adjs.neighbors_of(port)) neighbor_del(port, ip);
+  // Routes through the port lose those paths; routes left without any go.
+  struct Fix {
+    uint32_t table;
+    Route r;
+  };
+  std::vector<Fix> fixes;
+  for (auto& [id, t] : m.tables)
+    for (unsigned f = 0; f < 2; ++f)
+      for (unsigned len = 0; len <= 128; ++len)
+        for (auto& [k, e] : t->fam[f].by_len[len]) {
+          if (e.route_lb == kNone || e.route_kind != RouteKind::Forward) continue;
+          const auto& paths = m.lbs.paths(e.route_lb);
+          if (std::none_of(paths.begin(), paths.end(), [&](auto& p) { return p.port == port; })) continue;
+          const Family fam = f ? Family::Ip6 : Family::Ip4;
+          Fix fx{id, Route{Prefix{addr_of(fam, k), uint8_t(len)}, RouteKind::Forward, {}}};
+          for (const Path& p : paths)
+            if (p.port != port) fx.r.paths.push_back(p);
+          fixes.push_back(std::move(fx));
+        }
+  for (Fix& fx : fixes) {
+    if (fx.r.paths.empty()) route_del(fx.table, fx.r.prefix);
+    else route_add(fx.table, fx.r);
+  }
+  m.adjs.port_erase(port);  // adjacencies still held (none expected) become Drop
+}
+
+// ---------------------------------------------------------------- routes
+
+void Fib::route_add(uint32_t table_id, const Route& r) {
+  Impl& m = *impl_;
+  TableCtl& t = m.table(table_id);
+  const Family f = r.prefix.addr.family;
+  const U128 k = Impl::checked_key(r.prefix);
+  uint32_t lb;
+  if (r.kind == RouteKind::Forward) {
+    const std::string what = "route " + std::to_string(table_id) + ":" + format_prefix(r.prefix);
+    if (r.paths.empty()) throw std::invalid_argument(what + ": no paths");
+    if (r.paths.size() > kMaxPaths)
+      throw std::invalid_argument(what + ": " + std::to_string(r.paths.size()) + " paths, at most " +
+                                  std::to_string(kMaxPaths));
+    m.scratch.assign(r.paths.begin(), r.paths.end());
+    for (Path& p : m.scratch) {
+      if (!m.adjs.port_known(p.port))
+        throw std::invalid_argument(what + ": port " + std::to_string(p.port) + " is unknown (not set by port_set)");
+      if (p.has_via && p.via.family != f)
+        throw std::invalid_argument(what + ": next hop " + format_addr(p.via) + " is " + fam_name(p.via.family) +
+                                    " but the prefix is " + fam_name(f));
+      if (!p.has_via) p.via = IpAddr{f, {}};
+    }
+    lb = m.lbs.intern(LbKind::Paths, m.scratch.data(), m.scratch.size());
+  } else {
+    lb = m.lbs.intern(lb_kind_of(r.kind));
+  }
+  FamilyTable& ft = t.fam[fi(f)];
+  auto it = ft.by_len[r.prefix.len].try_emplace(k).first;
+  Entry& e = it->second;
+  const uint32_t old = e.route_lb;
+  e.route_lb = lb;
+  e.route_kind = r.kind;
+  if (old == kNone) ++ft.routes;
+  m.sync(t, f, k, r.prefix.len, it);
+  if (old != kNone) m.lbs.release(old);  // after the LPM moved to the new one
+}
+
+bool Fib::route_del(uint32_t table_id, const Prefix& p) {
+  Impl& m = *impl_;
+  TableCtl& t = m.table(table_id);
+  const Family f = p.addr.family;
+  const U128 k = Impl::checked_key(p);
+  FamilyTable& ft = t.fam[fi(f)];
+  auto it = ft.by_len[p.len].find(k);
+  if (it == ft.by_len[p.len].end() || it->second.route_lb == kNone) return false;
+  const uint32_t old = it->second.route_lb;
+  it->second.route_lb = kNone;
+  --ft.routes;
+  m.sync(t, f, k, p.len, it);
+  m.lbs.release(old);
+  return true;
+}
+
+// ---------------------------------------------------------------- addresses
+
+void Fib::address_add(uint32_t table_id, uint32_t port, const Prefix& a) {
+  Impl& m = *impl_;
+  TableCtl& t = m.table(table_id);
+  const Family f = a.addr.family;
+  const unsigned max = max_len(f);
+  if (a.len > max)
+    throw std::invalid_argument("address " + format_addr(a.addr) + "/" + std::to_string(a.len) +
+                                ": length too long for " + fam_name(f));
+  if (!m.adjs.port_known(port))
+    throw std::invalid_argument("address " + format_prefix(a) + ": port " + std::to_string(port) +
+                                " is unknown (not set by port_set)");
+  for (const AddrRec& r : m.addrs)
+    if (r.table == table_id && r.port == port && r.p.addr == a.addr && r.p.len == a.len) return;
+  const U128 k = key_of(a.addr);
+  m.add_iface(t, f, k, uint8_t(max), kReceive, port, m.lbs.intern(LbKind::Receive));
+  if (a.len < max) {
+    m.add_iface(t, f, mask_key(f, k, a.len), a.len, kGlean, port, m.attached_lb(port, f));
+    if (f == Family::Ip4 && a.len < 31) {
+      const U128 bcast{k.hi | (0xffffffffull >> a.len), 0};
+      m.add_iface(t, f, bcast, 32, kReceive, port, m.lbs.intern(LbKind::Receive));
+    }
+  }
+  m.addrs.push_back({table_id, port, a});
+  ++t.n_addresses;
+  m.sync_adj_fibs(port);
+}
+
+bool Fib::address_del(uint32_t table_id, uint32_t port, const Prefix& a) {
+  Impl& m = *impl_;
+  auto rec = std::find_if(m.addrs.begin(), m.addrs.end(), [&](const AddrRec& r) {
+    return r.table == table_id && r.port == port && r.p.addr == a.addr && r.p.len == a.len;
+  });
+  if (rec == m.addrs.end()) return false;
+  m.addrs.erase(rec);
+  TableCtl& t = m.table(table_id);
+  --t.n_addresses;
+  const Family f = a.addr.family;
+  const unsigned max = max_len(f);
+  const U128 k = key_of(a.addr);
+  m.del_iface(t, f, k, uint8_t(max), kReceive, port);
+  if (a.len < max) {
+    m.del_iface(t, f, mask_key(f, k, a.len), a.len, kGlean, port);
+    if (f == Family::Ip4 && a.len < 31) m.del_iface(t, f, {k.hi | (0xffffffffull >> a.len), 0}, 32, kReceive, port);
+  }
+  // Host entries that this subnet justified: recheck every one on the port.
+  for (auto& [key, tids] : std::unordered_map<AdjKey, std::vector<uint32_t>, AdjKeyHash>(m.adj_fibs))
+    if (key.port == port) m.sync_adj_fib(port, key.nh);
+  return true;
+}
+
+// ---------------------------------------------------------------- neighbours
+
+void Fib::neighbor_add(uint32_t port, const IpAddr& ip, const std::array<uint8_t, 6>& mac) {
+  Impl& m = *impl_;
+  if (!m.adjs.port_known(port))
+    throw std::invalid_argument("neighbour " + format_addr(ip) + ": port " + std::to_string(port) +
+                                " is unknown (not set by port_set)");
+  m.adjs.neighbor_set(port, ip, mac);  // same adjacency index, now Rewrite
+  m.sync_adj_fib(port, ip);
+}
+
+bool Fib::neighbor_del(uint32_t port, const IpAddr& ip) {
+  Impl& m = *impl_;
+  if (!m.adjs.neighbor_erase(port, ip)) return false;  // back to Glean
+  m.sync_adj_fib(port, ip);
+  return true;
+}
+
+// ---------------------------------------------------------------- dumps
+
+std::vector<FibEntryDump> Fib::dump(uint32_t table_id, Family f) const {
+  Impl& m = *impl_;
+  const TableCtl& t = m.table(table_id);
+  std::vector<FibEntryDump> out;
+  out.reserve(t.fam[fi(f)].routes);
+  for (unsigned len = 0; len <= max_len(f); ++len)
+    for (const auto& [k, e] : t.fam[fi(f)].by_len[len]) m.dump_entry(out, f, k, uint8_t(len), e);
+  return out;
+}
+
+std::vector<AdjacencyDump> Fib::dump_adjacencies() const { return impl_->adjs.dump(); }
+
+size_t Fib::route_count(uint32_t table_id, Family f) const { return impl_->table(table_id).fam[fi(f)].routes; }
+
+// ---------------------------------------------------------------- readers
+
+uint32_t Fib::lookup4(uint32_t slot, uint32_t dst, uint32_t flow_hash) const {
+  const TableRt* t = slot < kMaxTables ? impl_->rt[slot].load(std::memory_order_acquire) : nullptr;
+  if (!t) return AdjDb::kDrop;
+  return impl_->lbs.pick(t->v4.lookup(dst), flow_hash);
+}
+
+uint32_t Fib::lookup6(uint32_t slot, const uint8_t dst[16], uint32_t flow_hash) const {
+  const TableRt* t = slot < kMaxTables ? impl_->rt[slot].load(std::memory_order_acquire) : nullptr;
+  if (!t) return AdjDb::kDrop;
+  return impl_->lbs.pick(t->v6.lookup(load_be64(dst), load_be64(dst + 8)), flow_hash);
+}
+
+void Fib::lookup4_batch(uint32_t slot, const uint32_t* dst, const uint32_t* flow_hash, uint32_t* adj_out,
+                        uint32_t n) const {
+  const TableRt* t = slot < kMaxTables ? impl_->rt[slot].load(std::memory_order_acquire) : nullptr;
+  if (!t) {
+    std::fill(adj_out, adj_out + n, AdjDb::kDrop);
+    return;
+  }
+  // The tbl24 word is the one likely cache/TLB miss: prefetch it well ahead
+  // so that many misses are in flight at once.
+  constexpr uint32_t kAhead = 16;
+  const std::atomic<uint32_t>* tbl24 = t->v4.tbl24();
+  const LbDb& lbs = impl_->lbs;
+  for (uint32_t i = 0; i < n && i < kAhead; ++i) __builtin_prefetch(&tbl24[dst[i] >> 8]);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) __builtin_prefetch(&tbl24[dst[i + kAhead] >> 8]);
+    adj_out[i] = lbs.pick(t->v4.lookup(dst[i]), flow_hash ? flow_hash[i] : 0);
+  }
+}
+
+const Adjacency& Fib::adjacency(uint32_t index) const { return impl_->adjs.get(index); }
+
+}  // namespace lcp::fib

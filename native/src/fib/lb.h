@@ -1,0 +1,78 @@
+// Load-balance objects: the level between an LPM word and an adjacency.
+// Interned by (kind, canonical path set) with refcounts, so a million routes
+// over a handful of next hops share a handful of objects. Each object is
+// immutable; a changed path set is a different object (the route's LPM word
+// moves to its index). Freed objects and their indexes go through Rcu.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/rcu.h"
+#include "fib/adj.h"
+#include "fib/fib.h"
+#include "fib/mem.h"
+
+namespace lcp::fib {
+
+// What a load-balance forwards to: a path set, or one shared special adjacency.
+enum class LbKind : uint8_t { Paths, Drop, Blackhole, Unreachable, Prohibit, Receive };
+
+class LbDb {
+ public:
+  static constexpr uint32_t kDropLb = 0;  // pinned; what a zeroed LPM word means
+  static constexpr uint32_t kNone = 0xffffffffu;
+
+  LbDb(Rcu& rcu, AdjDb& adjs);
+  ~LbDb();
+  LbDb(const LbDb&) = delete;
+  LbDb& operator=(const LbDb&) = delete;
+
+  // ---- reader ----
+  const LoadBalance& get(uint32_t i) const { return *slots_[i].load(std::memory_order_acquire); }
+  uint32_t pick(uint32_t i, uint32_t flow_hash) const {
+    const LoadBalance* lb = slots_[i].load(std::memory_order_acquire);
+    return lb->buckets[flow_hash & (lb->n_buckets - 1u)];
+  }
+  const std::atomic<LoadBalance*>* slots() const { return slots_.data(); }
+
+  // ---- writer ----
+  // Takes a reference. Paths must be validated by the caller (ports known,
+  // family, count); weights of 0 count as 1, duplicates are merged.
+  uint32_t intern(LbKind kind, const Path* paths = nullptr, size_t n = 0);
+  void release(uint32_t i);
+  const std::vector<Path>& paths(uint32_t i) const { return recs_[i].paths; }
+  LbKind kind(uint32_t i) const { return recs_[i].kind; }
+  uint32_t refs(uint32_t i) const { return recs_[i].refs; }
+  size_t live() const { return by_key_.size(); }
+
+  // Spread weights over a power-of-two bucket count (<= kMaxBuckets), each
+  // path at least one bucket, interleaved so neighbouring hashes differ.
+  static std::vector<uint32_t> buckets_for(const std::vector<uint32_t>& adjs,
+                                           const std::vector<uint32_t>& weights);
+
+ private:
+  struct Rec {
+    uint32_t refs = 0;
+    LbKind kind = LbKind::Drop;
+    std::vector<Path> paths;     // canonical (sorted, merged)
+    std::vector<uint32_t> adjs;  // one reference each
+    std::string key;
+  };
+  void canonicalise(const Path* paths, size_t n);
+
+  Rcu& rcu_;
+  AdjDb& adjs_;
+  MappedArray<std::atomic<LoadBalance*>> slots_;
+  std::vector<Rec> recs_;
+  std::unordered_map<std::string, uint32_t> by_key_;
+  std::shared_ptr<IndexPool> pool_;
+  std::vector<Path> scratch_;  // reused: interning an existing set allocates nothing
+  std::string key_;
+};
+
+}  // namespace lcp::fib

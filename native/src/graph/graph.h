@@ -1,0 +1,96 @@
+// The packet graph: small nodes with one job each and explicit next-node
+// dispositions. A worker pushes one received vector through the nodes in
+// topological order (the graph is a DAG), so every node sees its whole share
+// of the vector at once and no frame ever exceeds kMaxVector.
+#pragma once
+
+#include <cstdint>
+
+#include "core/buffer.h"
+#include "fib/fib.h"
+#include "graph/counters.h"
+#include "graph/runtime.h"
+
+namespace lcp {
+
+// Order matters: it is the dispatch order (every edge points forward).
+enum class NodeId : uint8_t {
+  EthernetInput,
+  P2pInput,
+  Ip4Input,
+  Ip6Input,
+  Ip4Lookup,
+  Ip6Lookup,
+  Ip4Rewrite,
+  Ip6Rewrite,
+  Punt,
+  PortOutput,
+  Drop,
+  Count,
+  // Not dispatched: names used by the tracer for the rx sources.
+  PortInput = Count,
+  MirrorInput,
+};
+
+inline constexpr const char* kNodeNames[] = {
+    "ethernet-input", "p2p-input",  "ip4-input",   "ip6-input",   "ip4-lookup", "ip6-lookup",
+    "ip4-rewrite",    "ip6-rewrite", "punt",       "port-output", "drop",       "port-input",
+    "mirror-input",
+};
+
+struct Frame {
+  uint32_t n = 0;
+  Buffer* b[kMaxVector];
+};
+
+struct Context {
+  Context(unsigned w, const fib::Fib& f, const PortTable& p, WorkerCounters& c, TraceBuffer& t,
+          BufferPool& bp)
+      : worker(w), fib(f), ports(p), ctr(c), trace(t), pool(bp) {}
+
+  unsigned worker;
+  const fib::Fib& fib;
+  const PortTable& ports;
+  WorkerCounters& ctr;
+  TraceBuffer& trace;
+  BufferPool& pool;
+  Frame frames[size_t(NodeId::Count)];
+  bool tracing = false;  // some buffer of the current vector is traced
+
+  void count(Error e, uint64_t n = 1) { ctr.errors[size_t(e)].add(n); }
+  void enqueue(NodeId to, Buffer* b) {
+    Frame& f = frames[size_t(to)];
+    f.b[f.n++] = b;
+  }
+  // Send b to drop, remembering why.
+  void drop(Buffer* b, Error why) {
+    b->meta.error = uint16_t(why);
+    enqueue(NodeId::Drop, b);
+  }
+  void punt(Buffer* b, Error why) {
+    count(why);
+    enqueue(NodeId::Punt, b);
+  }
+};
+
+// Every node: consume `in` (enqueue each buffer to its next node, or free it
+// when it leaves the graph). Declared here, defined in nodes_*.cc.
+void ethernet_input(Context& ctx, Frame& in);
+void p2p_input(Context& ctx, Frame& in);
+void ip4_input(Context& ctx, Frame& in);
+void ip6_input(Context& ctx, Frame& in);
+void ip4_lookup(Context& ctx, Frame& in);
+void ip6_lookup(Context& ctx, Frame& in);
+void ip4_rewrite(Context& ctx, Frame& in);
+void ip6_rewrite(Context& ctx, Frame& in);
+void punt(Context& ctx, Frame& in);
+void port_output(Context& ctx, Frame& in);
+void drop(Context& ctx, Frame& in);
+
+// Run every pending frame through the graph, in order, until all are empty.
+void dispatch(Context& ctx);
+
+// Append `node` to the trace of every traced buffer in `f`.
+void trace_frame(Context& ctx, const Frame& f, NodeId node);
+
+}  // namespace lcp

@@ -1,0 +1,154 @@
+#include "graph/worker.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "graph/graph.h"
+
+namespace lcp {
+namespace {
+
+constexpr unsigned kSpinBeforeSleep = 64;  // empty polls before blocking
+constexpr int kIdlePollMs = 10;
+
+}  // namespace
+
+Worker::Worker(unsigned id, Rcu& rcu, const fib::Fib& fib, const PortTable& ports,
+               uint32_t n_buffers)
+    : id_(id), rcu_(rcu), fib_(fib), ports_(ports), pool_(n_buffers),
+      counters_(std::make_unique<WorkerCounters>()), trace_(std::make_unique<TraceBuffer>()) {
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) throw std::runtime_error(std::string("worker eventfd: ") + std::strerror(errno));
+  plan_.store(new WorkerPlan{}, std::memory_order_release);
+}
+
+Worker::~Worker() {
+  stop();
+  delete plan_.load();
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void Worker::start() {
+  running_.store(true);
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::stop() {
+  if (!running_.exchange(false)) return;
+  wake();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::wake() {
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t r = write(wake_fd_, &one, sizeof one);
+}
+
+void Worker::publish(std::vector<RxSource> sources) {
+  control_sources_ = sources;
+  auto* next = new WorkerPlan{++generation_, std::move(sources)};
+  WorkerPlan* old = plan_.exchange(next, std::memory_order_acq_rel);
+  rcu_.retire_delete(old);
+  wake();
+}
+
+uint32_t Worker::receive(const RxSource& src, Buffer** v) {
+  return src.kind == RxSource::Kind::Port ? src.rxq->rx_burst(pool_, v, kMaxVector)
+                                          : src.mirror->rx_burst(pool_, v, kMaxVector);
+}
+
+void Worker::run() {
+  const unsigned slot = rcu_.register_worker();
+  if (slot >= kMaxWorkers) return;
+  rcu_.online(slot);
+  Context ctx(id_, fib_, ports_, *counters_, *trace_, pool_);
+  std::vector<pollfd> pfds;
+  uint64_t seen_generation = ~0ull;
+  unsigned idle = 0;
+  Buffer* v[kMaxVector];
+
+  while (running_.load(std::memory_order_relaxed)) {
+    rcu_.quiescent(slot);
+    const WorkerPlan* plan = plan_.load(std::memory_order_acquire);
+    if (plan->generation != seen_generation) {  // allocation only on plan change
+      seen_generation = plan->generation;
+      pfds.clear();
+      pfds.push_back({wake_fd_, POLLIN, 0});
+      for (const RxSource& s : plan->sources) pfds.push_back({s.fd, POLLIN, 0});
+    }
+    counters_->loops.add(1);
+    uint32_t work = 0;
+    for (const RxSource& src : plan->sources) {
+      const uint32_t n = receive(src, v);
+      if (!n) continue;
+      work += n;
+      const PortRuntime* port = ports_.get(src.port);
+      PortCounters& pc = counters_->ports[src.port];
+      uint64_t bytes = 0;
+      for (uint32_t i = 0; i < n; ++i) {
+        v[i]->meta.rx_port = src.port;
+        bytes += v[i]->length;
+      }
+      const bool from_port = src.kind == RxSource::Kind::Port;
+      if (from_port) {
+        pc.rx_packets.add(n);
+        pc.rx_bytes.add(bytes);
+      } else {
+        pc.injects.add(n);
+      }
+      // Tag packets for the tracer, if armed.
+      if (trace_->remaining.load(std::memory_order_relaxed) > 0) {
+        for (uint32_t i = 0; i < n; ++i) {
+          if (trace_->remaining.fetch_sub(1) <= 0) break;
+          const uint32_t t = trace_->used.fetch_add(1);
+          if (t >= kMaxTrace) break;
+          TraceRecord& r = trace_->rec[t];
+          r.rx_port = src.port;
+          r.head_len = uint8_t(std::min<uint32_t>(v[i]->length, kTraceHead));
+          std::memcpy(r.head, v[i]->data(), r.head_len);
+          r.nodes[0] = uint8_t(from_port ? NodeId::PortInput : NodeId::MirrorInput);
+          r.n_nodes.store(1, std::memory_order_release);
+          v[i]->meta.trace = t;
+          ctx.tracing = true;
+        }
+      }
+      if (!port || !port->admin_up) {
+        for (uint32_t i = 0; i < n; ++i) ctx.drop(v[i], Error::PortDown);
+      } else if (!from_port) {
+        // Host -> port cross-connect: Linux chose the next hop and wrote the
+        // L2 header; the packet leaves through the port's output path.
+        for (uint32_t i = 0; i < n; ++i) {
+          v[i]->meta.tx_port = src.port;
+          ctx.enqueue(NodeId::PortOutput, v[i]);
+        }
+      } else {
+        const NodeId first = port->p2p ? NodeId::P2pInput : NodeId::EthernetInput;
+        for (uint32_t i = 0; i < n; ++i) ctx.enqueue(first, v[i]);
+      }
+      dispatch(ctx);
+    }
+    if (work) {
+      idle = 0;
+      continue;
+    }
+    if (++idle < kSpinBeforeSleep) continue;
+    // Nothing to do: block in poll(), offline for Rcu so writers don't wait.
+    rcu_.offline(slot);
+    poll(pfds.data(), pfds.size(), kIdlePollMs);
+    if (pfds[0].revents & POLLIN) {
+      uint64_t drain;
+      [[maybe_unused]] ssize_t r = read(wake_fd_, &drain, sizeof drain);
+    }
+    rcu_.online(slot);
+    idle = 0;
+  }
+  rcu_.unregister_worker(slot);
+}
+
+}  // namespace lcp

@@ -1,0 +1,264 @@
+#include "io/af_packet.h"
+
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "io/checksum.h"
+#include "io/netlink.h"
+#include "io/netns.h"
+
+namespace lcp::io {
+
+namespace {
+
+void set_opt(int fd, int opt, const void* v, socklen_t len, const char* what, const std::string& object) {
+  if (::setsockopt(fd, SOL_PACKET, opt, v, len) < 0) throw make_error(what, object, errno);
+}
+
+void bind_to(int fd, int ifindex, uint16_t proto, const std::string& object) {
+  sockaddr_ll sll{};
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons(proto);
+  sll.sll_ifindex = ifindex;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) < 0)
+    throw make_error("bind packet socket", object, errno);
+}
+
+constexpr size_t kTx2Data = TPACKET_ALIGN(sizeof(tpacket2_hdr));  // data offset in a TX slot
+
+}  // namespace
+
+// ---------------------------------------------------------------- RX
+
+AfPacketRx::AfPacketRx(const std::string& object, int ifindex, bool p2p, const AfPacketOptions& o)
+    : block_size_(o.rx_block_size), block_count_(o.rx_block_count), p2p_(p2p) {
+  // Protocol 0 at socket(): nothing is queued until the ring exists and bind()
+  // names ETH_P_ALL, so the ring never misses or double-buffers a frame.
+  fd_.reset(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd_) throw make_error("open rx packet socket", object, errno);
+  int v = TPACKET_V3;
+  set_opt(fd_.get(), PACKET_VERSION, &v, sizeof(v), "set TPACKET_V3", object);
+  tpacket_req3 req{};
+  req.tp_block_size = block_size_;
+  req.tp_block_nr = block_count_;
+  req.tp_frame_size = 2048;  // only a sizing unit in V3: frames are packed
+  req.tp_frame_nr = block_size_ / req.tp_frame_size * block_count_;
+  req.tp_retire_blk_tov = o.rx_retire_ms;
+  set_opt(fd_.get(), PACKET_RX_RING, &req, sizeof(req), "set rx ring", object);
+  size_t len = size_t(block_size_) * block_count_;
+  void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_.get(), 0);
+  if (p == MAP_FAILED) throw make_error("mmap rx ring", object, errno);
+  ring_ = Mapping(p, len);
+  // Promiscuous through the socket: the kernel reverts it when we close.
+  packet_mreq mr{};
+  mr.mr_ifindex = ifindex;
+  mr.mr_type = PACKET_MR_PROMISC;
+  set_opt(fd_.get(), PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr), "set promisc", object);
+  // Frames the kernel (or a TX socket) sends out are not input.
+  int one = 1;
+  set_opt(fd_.get(), PACKET_IGNORE_OUTGOING, &one, sizeof(one), "ignore outgoing", object);
+  bind_to(fd_.get(), ifindex, ETH_P_ALL, object);
+}
+
+uint32_t AfPacketRx::rx_burst(BufferPool& pool, Buffer** out, uint32_t max) {
+  uint32_t got = 0;
+  while (got < max) {
+    auto* bd = reinterpret_cast<tpacket_block_desc*>(ring_.data() + size_t(block_) * block_size_);
+    if (!next_) {
+      // Acquire: the kernel fills the block, then hands it over via status.
+      if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) break;
+      left_ = bd->hdr.bh1.num_pkts;
+      next_ = reinterpret_cast<uint8_t*>(bd) + bd->hdr.bh1.offset_to_first_pkt;
+    }
+    while (left_ && got < max) {
+      auto* h = reinterpret_cast<tpacket3_hdr*>(next_);
+      const uint8_t* frame = next_ + h->tp_mac;
+      uint32_t len = h->tp_snaplen;
+      bool vlan = !p2p_ && (h->tp_status & TP_STATUS_VLAN_VALID);
+      uint32_t total = len + (vlan ? 4 : 0);
+      if (h->tp_len != h->tp_snaplen || total > kMaxFrame || (vlan && len < 12)) {
+        oversize_.add();
+      } else {
+        Buffer* b = pool.alloc();
+        if (!b) break;  // leave it in the ring: the next burst retries
+        uint8_t* d = b->data();
+        if (vlan) {
+          // The kernel moved the tag into metadata; the graph wants the wire frame.
+          uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) ? h->hv1.tp_vlan_tpid : ETH_P_8021Q;
+          std::memcpy(d, frame, 12);
+          d[12] = uint8_t(tpid >> 8), d[13] = uint8_t(tpid);
+          d[14] = uint8_t(h->hv1.tp_vlan_tci >> 8), d[15] = uint8_t(h->hv1.tp_vlan_tci);
+          std::memcpy(d + 16, frame + 12, len - 12);
+        } else {
+          std::memcpy(d, frame, len);
+        }
+        b->length = static_cast<uint16_t>(total);
+        if ((h->tp_status & TP_STATUS_CSUMNOTREADY) && finish_partial_csum_parsed(d, total, !p2p_))
+          csum_fixed_.add();
+        out[got++] = b;
+        bytes_.add(total);
+      }
+      next_ += h->tp_next_offset;
+      --left_;
+    }
+    if (left_) break;  // out of buffers or burst full mid-block
+    __atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+    next_ = nullptr;
+    block_ = (block_ + 1) % block_count_;
+  }
+  packets_.add(got);
+  return got;
+}
+
+AfPacketRxStats AfPacketRx::stats() {
+  tpacket_stats_v3 st{};
+  socklen_t len = sizeof(st);
+  if (::getsockopt(fd_.get(), SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
+    kernel_drops_.v.fetch_add(st.tp_drops, std::memory_order_relaxed);  // reading resets them
+  return {packets_.get(), bytes_.get(), oversize_.get(), csum_fixed_.get(), kernel_drops_.get()};
+}
+
+// ---------------------------------------------------------------- TX
+
+AfPacketTx::AfPacketTx(const std::string& object, const LinkInfo& link, const AfPacketOptions& o)
+    : link_(link) {
+  fd_.reset(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd_) throw make_error("open tx packet socket", object, errno);
+  // Bound with protocol 0: a TX socket never receives anything.
+  max_len_ = std::min<uint32_t>(link.mtu + (link.p2p ? 0 : 22), kMaxFrame);  // + L2 + 2 tags
+  if (link.p2p) {
+    // No L2 header to derive skb->protocol from, so each packet is sent with
+    // an explicit one (sendmmsg per burst) rather than through a ring.
+    bind_to(fd_.get(), link.ifindex, 0, object);
+    return;
+  }
+  int v = TPACKET_V2;
+  set_opt(fd_.get(), PACKET_VERSION, &v, sizeof(v), "set TPACKET_V2", object);
+  int one = 1;
+  set_opt(fd_.get(), PACKET_QDISC_BYPASS, &one, sizeof(one), "set qdisc bypass", object);
+  frame_size_ = 2048;
+  while (frame_size_ < kTx2Data + max_len_) frame_size_ *= 2;
+  frame_count_ = o.tx_frame_count;
+  uint32_t block = std::max<uint32_t>(frame_size_, 4096);
+  tpacket_req req{};
+  req.tp_block_size = block;
+  req.tp_frame_size = frame_size_;
+  req.tp_block_nr = frame_count_ / (block / frame_size_);
+  req.tp_frame_nr = req.tp_block_nr * (block / frame_size_);
+  frame_count_ = req.tp_frame_nr;
+  set_opt(fd_.get(), PACKET_TX_RING, &req, sizeof(req), "set tx ring", object);
+  size_t len = size_t(block) * req.tp_block_nr;
+  void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_.get(), 0);
+  if (p == MAP_FAILED) throw make_error("mmap tx ring", object, errno);
+  ring_ = Mapping(p, len);
+  bind_to(fd_.get(), link.ifindex, 0, object);
+}
+
+uint32_t AfPacketTx::tx_burst(Buffer* const* bufs, uint32_t n) {
+  if (link_.p2p) return tx_p2p(bufs, n);
+  uint32_t i = 0;
+  for (; i < n; ++i) {
+    const Buffer* b = bufs[i];
+    auto* h = reinterpret_cast<tpacket2_hdr*>(ring_.data() + size_t(cur_) * frame_size_);
+    uint32_t st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+    if (st == TP_STATUS_WRONG_FORMAT) {
+      errors_.add();  // the kernel refused the previous user of this slot
+    } else if (st != TP_STATUS_AVAILABLE) {
+      break;  // ring full: the kernel has not sent what is queued yet
+    }
+    if (b->length > max_len_ || b->length < 14) {
+      oversize_.add();  // accepted and dropped: the caller frees it either way
+      continue;
+    }
+    std::memcpy(reinterpret_cast<uint8_t*>(h) + kTx2Data, b->data(), b->length);
+    h->tp_len = b->length;
+    h->tp_snaplen = b->length;
+    __atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
+    cur_ = cur_ + 1 == frame_count_ ? 0 : cur_ + 1;
+    bytes_.add(b->length);
+    packets_.add();
+    pending_ = true;
+  }
+  if (i < n) ring_full_.add(n - i);
+  return i;
+}
+
+void AfPacketTx::flush() {
+  if (!pending_) return;
+  pending_ = false;
+  // One kick sends every SEND_REQUEST slot; DONTWAIT: do not wait for completion.
+  if (::send(fd_.get(), nullptr, 0, MSG_DONTWAIT) < 0 && errno != EAGAIN && errno != ENOBUFS)
+    errors_.add();
+}
+
+uint32_t AfPacketTx::tx_p2p(Buffer* const* bufs, uint32_t n) {
+  mmsghdr msgs[kMaxVector];
+  iovec iov[kMaxVector];
+  sockaddr_ll addr[kMaxVector];
+  uint32_t m = 0;
+  for (uint32_t i = 0; i < n && m < kMaxVector; ++i) {
+    Buffer* b = bufs[i];
+    unsigned ver = b->length ? b->data()[0] >> 4 : 0;
+    if (b->length > max_len_ || (ver != 4 && ver != 6)) {
+      oversize_.add();
+      continue;
+    }
+    addr[m] = sockaddr_ll{};
+    addr[m].sll_family = AF_PACKET;
+    addr[m].sll_ifindex = link_.ifindex;
+    addr[m].sll_protocol = htons(ver == 4 ? ETH_P_IP : ETH_P_IPV6);
+    iov[m] = {b->data(), b->length};
+    msgs[m] = mmsghdr{};
+    msgs[m].msg_hdr.msg_name = &addr[m];
+    msgs[m].msg_hdr.msg_namelen = sizeof(sockaddr_ll);
+    msgs[m].msg_hdr.msg_iov = &iov[m];
+    msgs[m].msg_hdr.msg_iovlen = 1;
+    ++m;
+  }
+  uint32_t sent = 0;
+  while (sent < m) {
+    int r = ::sendmmsg(fd_.get(), msgs + sent, m - sent, MSG_DONTWAIT);
+    if (r <= 0) break;
+    for (int k = 0; k < r; ++k) bytes_.add(iov[sent + k].iov_len);
+    sent += r;
+  }
+  packets_.add(sent);
+  if (sent < m) errors_.add(m - sent);  // the kernel refused them: counted, dropped
+  uint32_t accepted = std::min<uint32_t>(n, kMaxVector);
+  if (accepted < n) ring_full_.add(n - accepted);
+  return accepted;
+}
+
+AfPacketTxStats AfPacketTx::stats() const {
+  return {packets_.get(), bytes_.get(), ring_full_.get(), oversize_.get(), errors_.get()};
+}
+
+// ---------------------------------------------------------------- port
+
+AfPacketPort::AfPacketPort(const std::string& netns, const std::string& ifname, AfPacketOptions o)
+    : netns_(netns), ifname_(ifname), object_("port '" + ifname + "' in " + netns_label(netns)), opts_(o) {
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ) throw make_error("open port", object_, EINVAL);
+  NetnsGuard ns(netns);
+  Netlink nl(netns_label(netns));
+  LinkDetails d = nl.get_link(ifname);
+  if (!d.info.up) nl.set_up(ifname, true);
+  link_ = d.info;
+  link_.up = true;
+  if (o.guard_kernel) guard_ = std::make_unique<KernelGuard>(netns, ifname);
+  rx_ = std::make_unique<AfPacketRx>(object_, link_.ifindex, link_.p2p, opts_);
+}
+
+std::unique_ptr<TxQueue> AfPacketPort::open_tx() {
+  NetnsGuard ns(netns_);
+  return std::make_unique<AfPacketTx>(object_, link_, opts_);
+}
+
+}  // namespace lcp::io

@@ -1,0 +1,66 @@
+// Host packet I/O: what the graph's input and output nodes talk to.
+// One RxQueue is polled by exactly one worker. Each worker opens its own
+// TxQueue per port, so transmit needs no lock shared between workers.
+// Errors at setup throw lcp::io::IoError (errno + object named); per-packet
+// failures are counted, never thrown.
+#pragma once
+
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "core/buffer.h"
+
+namespace lcp::io {
+
+class IoError : public std::runtime_error {
+ public:
+  IoError(const std::string& what, int err) : std::runtime_error(what), err_(err) {}
+  int err() const { return err_; }
+
+ private:
+  int err_;
+};
+
+// Build "what: object: strerror(errno)".
+IoError make_error(const std::string& what, const std::string& object, int err);
+
+struct LinkInfo {
+  int ifindex = 0;
+  std::array<uint8_t, 6> mac{};
+  uint16_t mtu = 1500;
+  bool p2p = false;  // no L2 header (ARPHRD_NONE, tun, ipip, wireguard...)
+  bool up = false;
+};
+
+class TxQueue {
+ public:
+  virtual ~TxQueue() = default;
+  // Copy out up to n packets; returns how many were accepted. Does not free.
+  virtual uint32_t tx_burst(Buffer* const* bufs, uint32_t n) = 0;
+  // Kick anything queued (one syscall per burst at most).
+  virtual void flush() = 0;
+};
+
+class RxQueue {
+ public:
+  virtual ~RxQueue() = default;
+  virtual int fd() const = 0;  // for poll(POLLIN)
+  // Fill up to max buffers from `pool`; data() at packet start, length set.
+  virtual uint32_t rx_burst(BufferPool& pool, Buffer** out, uint32_t max) = 0;
+};
+
+// A port: a kernel netdev taken over by the dataplane.
+class PortIo {
+ public:
+  virtual ~PortIo() = default;
+  virtual const LinkInfo& link() const = 0;
+  virtual RxQueue& rx() = 0;
+  virtual std::unique_ptr<TxQueue> open_tx() = 0;
+  virtual const char* driver() const = 0;  // "af_packet" | "af_xdp"
+};
+
+}  // namespace lcp::io

@@ -1,0 +1,151 @@
+// Forwarding benchmark: the same traffic through kube-lcp's dataplane, Linux
+// forwarding and an XDP redirect, each on a fresh gen -> DUT -> sink
+// topology, measured back to back in one run.
+import type { Family } from '../../dataplane/types.js';
+import { DUTS, type Dut, type DutKind } from './duts.js';
+import { buildFrame } from './frames.js';
+import { XdpGen } from './generator.js';
+import { FAMILIES, PLAN, routesLabel } from './plan.js';
+import { forwardingTable, forwardingMetrics } from './forwarding-report.js';
+import type { BenchOptions, BenchSection, Metric, SectionResult } from './sections.js';
+import { DEV, GEN_CPU, NS, Topology } from './topology.js';
+import { sleep } from './exec.js';
+
+/** Reported size -> frame bytes on the wire (no FCS). "1500" = an MTU-sized IP packet. */
+export const SIZES: readonly { label: number; bytes: number }[] = [
+  { label: 64, bytes: 64 },
+  { label: 1500, bytes: 1514 },
+];
+
+/** At or above this share of the offered load forwarded, the generator (not the DUT) is the limit. */
+export const GENERATOR_BOUND = 0.9;
+
+export interface RunFigure {
+  offeredPps: number;
+  forwardedPps: number;
+}
+
+export interface CaseResult {
+  dut: DutKind;
+  family: Family;
+  size: number;
+  frameBytes: number;
+  /** Routes in the FIB of the traffic's family (0: not applicable). */
+  routes: number;
+  offeredPps: number;
+  forwardedPps: number;
+  runs: RunFigure[];
+  generatorBound: boolean;
+  notes: string[];
+}
+
+export interface DutOutcome {
+  kind: DutKind;
+  error?: string;
+  routeLoadSeconds: Partial<Record<string, number>>;
+  stats?: Record<string, number>;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+}
+
+async function measure(gen: XdpGen, dut: Dut, topo: Topology, family: Family, size: { label: number; bytes: number }, routes: number, opts: BenchOptions): Promise<CaseResult> {
+  const p = PLAN[family];
+  const frame = buildFrame({ family, length: size.bytes, dstMac: dut.ingressMac, srcMac: topo.macs.gen, src: p.gen, dst: p.dst });
+  const send = (seconds: number) => gen.gen({ netns: NS.gen, dev: DEV.gen, frame, seconds, cpu: GEN_CPU });
+  const count = () => gen.count(dut.countAt.netns, dut.countAt.dev);
+  await send(0.5); // warm-up: caches, page pool, neighbour state
+  await sleep(100);
+  const runs: RunFigure[] = [];
+  const notes: string[] = [];
+  for (let i = 0; i < opts.runs; i++) {
+    const c0 = await count();
+    const g = await send(opts.seconds);
+    await sleep(100); // let the last frames drain out of the rings
+    const c1 = await count();
+    const pkts = c1.packets - c0.packets;
+    runs.push({ offeredPps: g.pps, forwardedPps: pkts / g.seconds });
+    // The sink must see our frames, whole: a DUT that forwards something
+    // else (or truncates) must not score.
+    const avg = pkts > 0 ? (c1.bytes - c0.bytes) / pkts : 0;
+    if (i === 0 && pkts > 0 && Math.abs(avg - size.bytes) > 1) notes.push(`sink saw ${avg.toFixed(0)} B frames, sent ${size.bytes} B`);
+  }
+  const forwardedPps = median(runs.map((r) => r.forwardedPps));
+  const offeredPps = median(runs.map((r) => r.offeredPps));
+  if (forwardedPps === 0) notes.push('nothing forwarded');
+  const generatorBound = dut.kind !== 'generator' && offeredPps > 0 && forwardedPps >= GENERATOR_BOUND * offeredPps;
+  if (generatorBound) notes.push('GENERATOR-BOUND: figure is a lower bound');
+  const r: CaseResult = { dut: dut.kind, family, size: size.label, frameBytes: size.bytes, routes, offeredPps, forwardedPps, runs, generatorBound, notes };
+  opts.log(
+    `  ${dut.kind} ip${family} ${size.label}B routes=${routes ? routesLabel(routes) : '-'}: offered ${fmt(offeredPps)} forwarded ${fmt(forwardedPps)} pps` +
+      ` [${runs.map((x) => fmt(x.forwardedPps)).join(', ')}]${notes.length ? ' ' + notes.join('; ') : ''}`,
+  );
+  return r;
+}
+
+function fmt(pps: number): string {
+  return pps >= 1e6 ? `${(pps / 1e6).toFixed(2)}M` : `${(pps / 1e3).toFixed(0)}k`;
+}
+
+export interface ForwardingPlan {
+  duts: DutKind[];
+  /** Full-table size for the "1M" cases. */
+  fullTable: number;
+  /** Also measure the kernel with the full table (costs ~1 min of `ip -batch` per family). */
+  kernelFullTable: boolean;
+}
+
+export function planFrom(opts: BenchOptions): ForwardingPlan {
+  const f = opts.flags;
+  const duts: DutKind[] = (['generator', 'kernel', 'xdp', 'dataplane'] as const).filter((k) => !f.has(`no-${k}`));
+  const full = [...f].find((x) => x.startsWith('routes='));
+  return { duts, fullTable: full ? Number(full.slice('routes='.length)) : 1_000_000, kernelFullTable: !f.has('no-kernel-1m') };
+}
+
+async function runDut(kind: DutKind, gen: XdpGen, plan: ForwardingPlan, opts: BenchOptions, results: CaseResult[]): Promise<DutOutcome> {
+  const outcome: DutOutcome = { kind, routeLoadSeconds: {} };
+  opts.log(`forwarding: ${kind}`);
+  const topo = await Topology.create();
+  try {
+    const dut = await DUTS[kind]({ topo, gen });
+    try {
+      const withRoutes = kind === 'dataplane' || kind === 'kernel';
+      for (const f of FAMILIES) for (const s of SIZES) results.push(await measure(gen, dut, topo, f, s, withRoutes ? 1 : 0, opts));
+      const full = dut.loadRoutes && (kind === 'dataplane' || plan.kernelFullTable) ? dut.loadRoutes.bind(dut) : undefined;
+      if (full) {
+        for (const f of FAMILIES) {
+          opts.log(`  loading ${routesLabel(plan.fullTable)} IPv${f} routes into ${kind}`);
+          const secs = await full(f, plan.fullTable);
+          outcome.routeLoadSeconds[`ip${f}`] = secs;
+          opts.log(`  loaded in ${secs.toFixed(1)} s`);
+          for (const s of SIZES) results.push(await measure(gen, dut, topo, f, s, plan.fullTable, opts));
+        }
+      }
+      if (dut.stats) outcome.stats = dut.stats();
+    } finally {
+      await dut.close();
+    }
+  } catch (e) {
+    outcome.error = e instanceof Error ? e.message : String(e);
+    opts.log(`forwarding: ${kind} failed: ${outcome.error}`);
+  } finally {
+    topo.destroy();
+  }
+  return outcome;
+}
+
+export const forwardingSection: BenchSection = {
+  name: 'forwarding',
+  async run(opts): Promise<SectionResult> {
+    const plan = planFrom(opts);
+    const gen = await XdpGen.build();
+    const results: CaseResult[] = [];
+    const outcomes: DutOutcome[] = [];
+    for (const kind of plan.duts) outcomes.push(await runDut(kind, gen, plan, opts, results));
+    const metrics: Record<string, Metric> = forwardingMetrics(results, outcomes, plan, opts);
+    return { tables: [forwardingTable(results, outcomes, plan, opts)], metrics };
+  },
+};

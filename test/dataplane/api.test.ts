@@ -1,0 +1,83 @@
+// The control API: typed, validated, errors as exceptions with clear
+// messages; FIB/adjacency dumps and the packet tracer tell the truth.
+import { Dataplane, ValidationError } from '../../dataplane/dataplane.js';
+import { describeRoot, nsTry } from '../helpers/lab.js';
+import { buildRouter, learnNeighbors, teardown, type Router } from '../helpers/router.js';
+
+describe('dataplane API without ports', () => {
+  let dp: Dataplane;
+  beforeAll(() => {
+    dp = Dataplane.open({ workers: 1, buffersPerWorker: 1024 });
+  });
+  afterAll(() => dp.close());
+
+  it('refuses bad input with messages that name the field', () => {
+    expect(() => dp.addPort({ name: '../etc/passwd' })).toThrow(ValidationError);
+    expect(() => dp.addPort({ name: 'eth0', netns: '../../proc/1/ns/net' })).toThrow(/netns/);
+    expect(() => dp.addPort({ name: 'a-name-longer-than-15' })).toThrow(/interface name/);
+    expect(() => dp.addRoute({ prefix: '10.0.0.1/8', paths: [{ port: 0 }] })).toThrow(/host bits/);
+    expect(() => dp.addRoute({ prefix: '10.0.0.0/33', drop: 'blackhole' })).toThrow(/prefix length|length/);
+    expect(() => dp.addRoute({ prefix: '10.0.0.0/8', paths: [] })).toThrow(/at least one path/);
+    expect(() => dp.addRoute({ prefix: '10.0.0.0/8', paths: [{ port: 7, via: '10.0.0.1' }] })).toThrow(/port 7/);
+    expect(() => dp.addNeighbor(0, 'not-an-ip', '02:00:00:00:00:01')).toThrow(/not an IP/);
+    expect(() => dp.addNeighbor(0, '10.0.0.1', '01:00:5e:00:00:01')).toThrow(/multicast/);
+    expect(() => dp.setPort(3, { up: true })).toThrow(/port 3/);
+    expect(() => dp.trace(0)).toThrow(/count/);
+  });
+
+  it('reports a missing netdev or netns with the errno and the object named', () => {
+    let err: (Error & { code?: string }) | undefined;
+    try {
+      dp.addPort({ name: 'lcpnosuchdev0' });
+    } catch (e) {
+      err = e as Error & { code?: string };
+    }
+    expect(err?.message).toMatch(/lcpnosuchdev0/);
+    expect(err?.code).toBe('ENODEV');
+    expect(() => dp.addPort({ name: 'lo', netns: 'lcp-no-such-netns' })).toThrow(/lcp-no-such-netns/);
+  });
+
+  it('keeps tables apart and installs drop routes of each kind', () => {
+    dp.addTable(100);
+    dp.addRoutes([
+      { table: 100, prefix: '10.0.0.0/8', drop: 'unreachable' },
+      { table: 100, prefix: '2001:db8::/32', drop: 'prohibit' },
+      { prefix: '10.0.0.0/8', drop: 'blackhole' },
+    ]);
+    expect(dp.fib(100, 4).map((e) => [e.prefix, e.kind])).toContainEqual(['10.0.0.0/8', 'unreachable']);
+    expect(dp.fib(100, 6).map((e) => [e.prefix, e.kind])).toContainEqual(['2001:db8::/32', 'prohibit']);
+    expect(dp.fib(0, 4).map((e) => [e.prefix, e.kind])).toContainEqual(['10.0.0.0/8', 'blackhole']);
+    expect(dp.removeRoute(100, '10.0.0.0/8')).toBe(true);
+    expect(dp.removeRoute(100, '10.0.0.0/8')).toBe(false);
+    expect(() => dp.removeTable(0)).toThrow();
+    dp.removeTable(100);
+    expect(dp.tables()).not.toContain(100);
+  });
+});
+
+describeRoot('dataplane API with ports', () => {
+  let r: Router | undefined;
+  afterEach(async () => {
+    await teardown(r);
+    r = undefined;
+  });
+
+  it('dumps connected, receive and neighbour state, and traces packets through the nodes', async () => {
+    r = await buildRouter(2);
+    learnNeighbors(r);
+    const [a, b] = r.peers;
+    if (!a || !b) throw new Error('no peers');
+    const fib = r.dp.fib(0, 4);
+    expect(fib).toContainEqual(expect.objectContaining({ prefix: '10.1.0.1/32', source: 'interface', kind: 'receive' }));
+    expect(fib).toContainEqual(expect.objectContaining({ prefix: '10.1.0.0/24', source: 'interface', kind: 'glean' }));
+    const adj = r.dp.adjacencies().find((x) => x.kind === 'rewrite' && x.nextHop === b.v4);
+    expect(adj?.port).toBe(b.port.index);
+    // dst mac = peer b, src mac = port b, IPv4 ethertype
+    expect(adj?.rewrite).toBe(b.mac.replace(/:/g, '') + b.port.mac.replace(/:/g, '') + '0800');
+
+    r.dp.trace(4);
+    expect((await nsTry(a.ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', b.v4])).out).toContain('2 received');
+    const forwarded = r.dp.traceRecords().find((t) => t.rxPort === a.port.index && t.nodes.includes('ip4-rewrite'));
+    expect(forwarded?.nodes).toEqual(['port-input', 'ethernet-input', 'ip4-input', 'ip4-lookup', 'ip4-rewrite', 'port-output']);
+  });
+});
