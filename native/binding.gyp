@@ -17,6 +17,12 @@
       "type": "executable",
       "sources": ["../test/native/lpm_test.cc", "<!@(ls src/fib/*.cc)"],
       "libraries": ["-lpthread"]
+    },
+    {
+      "target_name": "io_smoke",
+      "type": "executable",
+      "sources": ["../test/native/io_smoke.cc", "<!@(ls src/io/*.cc)"],
+      "libraries": ["-lmnl", "-lbpf", "-lpthread"]
     }
   ]
 }

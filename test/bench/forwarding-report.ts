@@ -2,7 +2,7 @@
 import type { Family } from '../../dataplane/types.js';
 import type { DutKind } from './duts.js';
 import type { CaseResult, DutOutcome, ForwardingPlan } from './forwarding.js';
-import { GENERATOR_BOUND } from './forwarding.js';
+import { BUSY_MACHINE, GENERATOR_BOUND } from './forwarding.js';
 import { routesLabel } from './plan.js';
 import type { BenchOptions, Metric, Table } from './sections.js';
 
@@ -50,6 +50,7 @@ export function forwardingTable(rs: CaseResult[], outcomes: DutOutcome[], plan: 
     `offered = generator rate (BPF_PROG_TEST_RUN live frames, CPU 0); forwarded = packets counted by the sink's XDP program / generator seconds.`,
     `fwd/offered >= ${GENERATOR_BOUND}: the generator is the bottleneck and the figure is only a lower bound (flagged GENERATOR-BOUND).`,
     `"generator" rows: frames counted and dropped at the DUT port itself, i.e. what the generator can deliver.`,
+    `DISTURBED: other processes on the VM used more than ${BUSY_MACHINE}% of a core during a run; such figures are unreliable.`,
     `DUT work (NAPI thread of lcpb-d0, dataplane worker) is pinned to CPU 1; the sink's XDP drop runs in softirq on CPU 1 too.`,
     `Kernel with the full table: ${plan.kernelFullTable ? 'measured' : 'not measured (1-route kernel used for ratios)'}.`,
   ];
@@ -82,6 +83,7 @@ export function forwardingMetrics(rs: CaseResult[], outcomes: DutOutcome[], plan
     m[`${k}_pps`] = Math.round(r.forwardedPps);
     m[`${k}_offered_pps`] = Math.round(r.offeredPps);
     if (r.dut !== 'generator') m[`${k}_generator_bound`] = r.generatorBound;
+    m[`${k}_foreign_cpu_pct`] = Math.round(r.foreignCpu);
   }
   const full = routesLabel(plan.fullTable);
   const fams = [...new Set(rs.map((r) => r.family))];

@@ -84,4 +84,20 @@ describeRoot('routed forwarding', () => {
     expect(gc?.flows).toBeGreaterThanOrEqual(8);
     expect((gb?.flows ?? 0) + (gc?.flows ?? 0)).toBe(40);
   });
+
+  it.each<[string, { driver?: 'af_xdp'; workers?: number }]>([
+    ['AF_XDP ports', { driver: 'af_xdp' }],
+    ['two workers (each port on its own worker)', { workers: 2 }],
+  ])('forwards IPv4 and IPv6 intact through %s', async (_name, opts) => {
+    r = await buildRouter(2, opts);
+    learnNeighbors(r);
+    const [a, b] = r.peers;
+    if (!a || !b) throw new Error('no peers');
+    if (opts.workers) expect(new Set(r.dp.ports().map((p) => p.index)).size).toBe(2);
+    expect(await udp(a.ns, b.ns, b.v4, 300, 1000)).toMatchObject({ received: 300, intact: 300 });
+    expect(await udp(a.ns, b.ns, b.v6, 300, 1000)).toMatchObject({ received: 300, intact: 300 });
+    const t = await tcp(a.ns, b.ns, b.v4, 1 << 20);
+    expect(t.got.sha256).toBe(t.sent.sha256);
+    expect(r.dp.ports().every((p) => p.driver === (opts.driver ?? 'af_packet'))).toBe(true);
+  });
 });

@@ -20,7 +20,7 @@ describeRoot('restart', () => {
     r.dp.close(); // the agent goes away; the TAP must not
     expect(await nsx(r.linux, 'ip', ['-o', 'addr', 'show', 'dev', p.tap])).toContain(`${p.gw4}/24`);
 
-    r.dp = Dataplane.open({ workers: 1, ownerTag: 'test' });
+    r.dp = Dataplane.open({ workers: 1, ownerTag: 'lab' });
     const port = r.dp.addPort({ name: p.port.name, netns: r.dut });
     const pair = r.dp.createPair(port.index, { name: p.tap, netns: r.linux });
     expect(pair.adopted).toBe(true);

@@ -17,6 +17,9 @@
 #include <functional>
 #include <string>
 #include <vector>
+#include <atomic>
+#include <thread>
+#include <memory>
 
 #include "io/af_packet.h"
 #include "io/af_xdp.h"
@@ -551,8 +554,55 @@ static void test_mirror() {
   check(pool.available() == pool.capacity(), "no buffer leaked");
 }
 
-int main() {
+// --bench: one TX thread on a port in A, one AF_PACKET RX port on its peer in B,
+// 64 B frames for ~1 s. Small and short: the box is shared.
+static void bench(bool xdp) {
+  std::unique_ptr<PortIo> tx_port;
+  if (xdp) tx_port = std::make_unique<AfXdpPort>(A, "lcpio-p1");
+  else tx_port = std::make_unique<AfPacketPort>(A, "lcpio-p0");
+  AfPacketPort rx_port(B, xdp ? "lcpio-q1" : "lcpio-q0");
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> rxn{0};
+  std::thread rx([&] {
+    BufferPool pool(512);
+    Buffer* b[256];
+    while (!stop) {
+      pollfd p{rx_port.rx().fd(), POLLIN, 0};
+      poll(&p, 1, 5);
+      uint32_t n;
+      while ((n = rx_port.rx().rx_burst(pool, b, 256))) {
+        rxn += n;
+        pool.free_burst(b, n);
+      }
+    }
+  });
+  BufferPool pool(256);
+  Buffer* out[64];
+  pool.alloc_burst(out, 64);
+  auto f = frame(rx_port.link().mac, tx_port->link().mac, "lcpio-bench");
+  for (auto* b : out) { std::memcpy(b->data(), f.data(), f.size()); b->length = f.size(); }
+  auto tx = tx_port->open_tx();
+  uint64_t sent = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1)) {
+    sent += tx->tx_burst(out, 64);
+    tx->flush();
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  stop = true;
+  rx.join();
+  std::printf("bench %s tx -> af_packet rx: tx %.0f kpps, rx %.0f kpps (64 B)\n", xdp ? "af_xdp" : "af_packet",
+              sent / secs / 1e3, rxn / secs / 1e3);
+}
+
+int main(int argc, char** argv) {
   setup();
+  if (argc > 1 && std::string(argv[1]) == "--bench") {
+    try { bench(false); bench(true); } catch (const std::exception& e) { std::printf("bench: %s\n", e.what()); }
+    cleanup();
+    return 0;
+  }
   for (auto [name, fn] : std::initializer_list<std::pair<const char*, void (*)()>>{
            {"netns", test_netns}, {"netlink", test_netlink}, {"af_packet", test_af_packet},
            {"af_xdp", test_af_xdp}, {"mirror", test_mirror}}) {

@@ -127,7 +127,6 @@ struct RefEntry {
 };
 struct Reference {
   bool v4;
-  std::vector<std::unordered_map<uint64_t, std::pair<uint64_t, int>>> by_len;  // hash(hi,lo) -> ...
   std::map<std::tuple<uint64_t, uint64_t, int>, int> all;                       // (hi, lo, len) -> val
 
   explicit Reference(bool ipv4) : v4(ipv4) {}
@@ -141,21 +140,23 @@ struct Reference {
   }
   void set(uint64_t hi, uint64_t lo, uint8_t len, int val) { all[{hi, lo, len}] = val; }
   void del(uint64_t hi, uint64_t lo, uint8_t len) { all.erase({hi, lo, len}); }
+  // Linear scan over a flat snapshot taken by build().
   int linear(uint64_t hi, uint64_t lo) const {
     int best_len = -1, best = -1;
-    for (const auto& [k, val] : all) {
-      const int len = std::get<2>(k);
-      if (len > best_len && (hi & mhi(v4, len)) == std::get<0>(k) && (lo & mlo(v4, len)) == std::get<1>(k)) {
-        best_len = len;
-        best = val;
+    for (const RefEntry& e : flat)
+      if (e.len > best_len && (hi & mhi(v4, e.len)) == e.hi && (lo & mlo(v4, e.len)) == e.lo) {
+        best_len = e.len;
+        best = e.val;
       }
-    }
     return best;
   }
   // by-length index rebuilt on demand
   std::vector<std::map<std::pair<uint64_t, uint64_t>, int>> idx;
+  std::vector<RefEntry> flat;
   void build() {
     idx.assign(129, {});
+    flat.clear();
+    for (const auto& [k, val] : all) flat.push_back({std::get<0>(k), std::get<1>(k), uint8_t(std::get<2>(k)), val});
     for (const auto& [k, val] : all) idx[std::get<2>(k)][{std::get<0>(k), std::get<1>(k)}] = val;
   }
   int fast(uint64_t hi, uint64_t lo) const {
@@ -308,8 +309,9 @@ void test_random(bool v4) {
   auto rand_len = [&]() -> uint8_t {
     const unsigned r = g() % 100;
     if (v4) {
-      if (r < 2) return uint8_t(g() % 9);        // /0-/8
-      if (r < 15) return uint8_t(9 + g() % 12);  // /9-/20
+      // Short prefixes rewrite up to 2^24 words each (inherent to DIR-24-8):
+      // few of them, as in real tables, keeps the test quick.
+      if (r < 15) return uint8_t(g() % 1000 < 15 ? g() % 9 : 9 + g() % 12);  // /0-/8 rare, /9-/20
       if (r < 45) return uint8_t(21 + g() % 4);  // /21-/24
       return uint8_t(25 + g() % 8);              // /25-/32
     }
@@ -636,7 +638,7 @@ void test_drops_and_precedence() {
   l.fib.route_del(0, P("10.1.1.0/24"));
   check(nh("10.1.1.6") == "172.16.0.2", "lpm: delete /24 restores the /16");
   l.fib.route_add(0, R("10.1.0.0/16", {via(2, "172.16.1.2")}));
-  check(nh("10.1.1.6") == "172.16.1.2" && nh("10.1.1.5") == "172.16.0.5" && l.fib.route_count(0, Family::Ip4) == 7,
+  check(nh("10.1.1.6") == "172.16.1.2" && nh("10.1.1.5") == "172.16.0.5" && l.fib.route_count(0, Family::Ip4) == 6,
         "lpm: replace changes the answer, never duplicates");
   l.fib.route_add(0, R("0.0.0.0/0", {via(3, "172.16.9.9")}));
   check(nh("8.8.8.8") == "172.16.9.9", "lpm: default route");
@@ -645,13 +647,14 @@ void test_drops_and_precedence() {
   l.fib.route_add(0, R("::/0", {via(3, "fe80::9")}));
   l.fib.route_add(0, R("2001:db8:1:2::/64", {via(3, "fe80::1")}));
   l.fib.route_add(0, R("2001:db8:1:2::1/128", {via(3, "fe80::2")}));
-  check(nh("2001:db8:1:2::1") == "fe80::2" && nh("2001:db8:1:2::2") == "fe80::1" && nh("2001:db8:2::") == "::" &&
+  check(nh("2001:db8:1:2::1") == "fe80::2" && nh("2001:db8:1:2::2") == "fe80::1" &&
+            adj(l.fib, "2001:db8:2::").kind == AdjKind::Blackhole &&
             nh("3fff::1") == "fe80::9",
         "lpm: ipv6 nested prefixes and default");
   // port_del drops paths through the port.
   l.fib.route_add(0, R("100.64.0.0/10", {via(1, "172.16.0.1"), via(2, "172.16.1.1")}));
   l.fib.port_del(2);
-  check(spread(l.fib, "100.64.0.1").size() == 1 && adj(l.fib, "100.64.0.1").port == 1 && adj(l.fib, "10.1.1.6").kind == AdjKind::Drop,
+  check(spread(l.fib, "100.64.0.1").size() == 1 && adj(l.fib, "100.64.0.1").port == 1 && nh("10.1.1.6") == "172.16.0.1",
         "port_del: multipath routes lose the port's paths, single-path routes go");
 }
 
@@ -902,19 +905,26 @@ int bench() {
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "--bench") return bench();
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  test_parse();
-  test_ip4_lpm_groups();
-  test_ip6_lpm_rebuild();
-  test_ecmp();
-  test_interning();
-  test_glean_rewrite();
-  test_addresses();
-  test_drops_and_precedence();
-  test_tables();
-  test_errors();
-  test_random(true);
-  test_random(false);
-  test_concurrency();
+  const std::pair<const char*, std::function<void()>> suites[] = {
+      {"parse", test_parse},
+      {"ip4 lpm groups", test_ip4_lpm_groups},
+      {"ip6 lpm rebuild", test_ip6_lpm_rebuild},
+      {"ecmp", test_ecmp},
+      {"interning", test_interning},
+      {"glean/rewrite", test_glean_rewrite},
+      {"addresses", test_addresses},
+      {"drops and precedence", test_drops_and_precedence},
+      {"tables", test_tables},
+      {"errors", test_errors},
+      {"random ipv4", [] { test_random(true); }},
+      {"random ipv6", [] { test_random(false); }},
+      {"concurrency", test_concurrency},
+  };
+  for (const auto& [name, fn] : suites) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    std::fprintf(stderr, "# %s: %.2fs\n", name, secs_since(t0));
+  }
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed ? 1 : 0;
 }

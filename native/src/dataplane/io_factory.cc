@@ -2,8 +2,7 @@
 
 #include <stdexcept>
 
-#include "io/af_packet.h"
-#include "io/af_xdp.h"
+#include "io/open_port.h"
 #include "io/mirror.h"
 #include "io/netlink.h"
 #include "io/netns.h"
@@ -29,11 +28,7 @@ class PairMirrorImpl final : public PairMirror {
 
 std::unique_ptr<io::PortIo> open_port_io(const std::string& name, const std::string& netns,
                                          const std::string& driver) {
-  // auto = AF_PACKET: on veth it measured fastest here (DESIGN.md); AF_XDP
-  // is for NICs with zero-copy support, chosen explicitly.
-  if (driver == "af_packet" || driver == "auto") return std::make_unique<io::AfPacketPort>(netns, name);
-  if (driver == "af_xdp") return std::make_unique<io::AfXdpPort>(netns, name);
-  throw std::invalid_argument("driver must be af_packet, af_xdp or auto, got '" + driver + "'");
+  return io::open_port(netns, name, driver);
 }
 
 std::unique_ptr<PairMirror> open_mirror(const MirrorRequest& req) {

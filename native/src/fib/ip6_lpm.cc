@@ -25,7 +25,11 @@ Ip6Lpm::Masks::Masks() {
 const Ip6Lpm::Masks Ip6Lpm::kMasks;
 
 Ip6Lpm::Ip6Lpm(Rcu& rcu)
-    : rcu_(rcu), dir16_(1u << 16), masks_(1u << 16), ht_(new HashTable(kMinCapacity)) {}
+    : rcu_(rcu),
+      dir16_(1u << 16),
+      short_mask_(1u << 16),
+      long_mask_(1u << kBucketBits),
+      ht_(new HashTable(kMinCapacity)) {}
 
 Ip6Lpm::~Ip6Lpm() { delete ht_.load(); }
 
@@ -67,10 +71,21 @@ void Ip6Lpm::rebuild(size_t cap) {
   rcu_.retire_delete(old);
 }
 
-void Ip6Lpm::set_len_bit(uint32_t top, uint32_t len, bool on) {
-  const uint32_t w = len >= 81 ? 1 : 0;
-  const uint64_t bit = 1ull << (len - (w ? 81 : 17));
-  std::atomic<uint64_t>& word = masks_[top].w[w];
+uint64_t Ip6Lpm::count_key(uint64_t hi, uint32_t len) {
+  const uint64_t slot = len <= 32 ? hi >> 48 : (1ull << 32) | bucket_of(hi);
+  return (slot << 8) | len;
+}
+
+void Ip6Lpm::set_len_bit(uint64_t hi, uint32_t len, bool on) {
+  if (len <= 32) {
+    std::atomic<uint32_t>& word = short_mask_[hi >> 48];
+    const uint32_t bit = 1u << (len - 17), v = word.load(kRlx);
+    word.store(on ? v | bit : v & ~bit, kRel);
+    return;
+  }
+  const uint32_t w = len >= 97 ? 1 : 0;
+  const uint64_t bit = 1ull << (len - (w ? 97 : 33));
+  std::atomic<uint64_t>& word = long_mask_[bucket_of(hi)].w[w];
   const uint64_t v = word.load(kRlx);
   word.store(on ? v | bit : v & ~bit, kRel);
 }
@@ -91,8 +106,7 @@ void Ip6Lpm::set(uint64_t hi, uint64_t lo, uint8_t len, uint32_t lb) {
   insert_new(ht_.load(kRlx), hi, lo, len, lb);
   ++live_;
   ++used_;
-  const uint32_t top = uint32_t(hi >> 48);
-  if (len_count_[(top << 8) | len]++ == 0) set_len_bit(top, len, true);  // after the key
+  if (len_count_[count_key(hi, len)]++ == 0) set_len_bit(hi, len, true);  // after the key
 }
 
 void Ip6Lpm::remove(uint64_t hi, uint64_t lo, uint8_t len, uint8_t cover_len, uint32_t cover_lb) {
@@ -105,11 +119,10 @@ void Ip6Lpm::remove(uint64_t hi, uint64_t lo, uint8_t len, uint8_t cover_len, ui
   }
   Slot* s = find(hi, lo, len);
   if (!s) return;
-  const uint32_t top = uint32_t(hi >> 48);
-  auto it = len_count_.find((top << 8) | len);
+  auto it = len_count_.find(count_key(hi, len));
   if (--it->second == 0) {
     len_count_.erase(it);
-    set_len_bit(top, len, false);  // before the key goes
+    set_len_bit(hi, len, false);  // before the key goes
   }
   s->meta.store(kTomb, kRel);
   --live_;

@@ -1,10 +1,13 @@
 // IPv6 longest-prefix match: a direct table for prefixes up to /16 (leaf-
 // pushed like tbl24, one word per /16: depth << 24 | LB index) plus one
 // open-addressing hash of (masked address, length) for everything longer.
-// Each /16 slot also carries a bitmap of the lengths (17..128) present under
-// it, so a lookup probes only the lengths that can match there, longest first,
-// and stops at the first hit. Memory stays ~linear in the prefix count
-// (200k prefixes: ~40 MB), unlike a multibit trie on sparse v6 space.
+// Bitmaps of the lengths present say which lengths can match at all: one per
+// /16 for lengths 17..32, and one per hash bucket of the /32 for lengths
+// 33..128 (colliding /32s share a bucket: the bitmap is a superset, which
+// costs a wasted probe, never a wrong answer). So a lookup probes only the
+// few lengths used near its address, longest first, and stops at the first
+// hit. Memory stays ~linear in the prefix count (200k prefixes: ~40 MB),
+// unlike a multibit trie on sparse v6 space.
 //
 // Readers are wait-free: hash slots are filled key first and published by a
 // release store of their `meta` word; a deleted slot becomes a tombstone and
@@ -32,21 +35,26 @@ class Ip6Lpm {
   // ---- reader: wait-free; hi/lo are the address as two host-order words ----
   uint32_t lookup(uint64_t hi, uint64_t lo) const {
     const uint32_t top = uint32_t(hi >> 48);
-    const LenMask& m = masks_[top];
-    uint64_t w1 = m.w[1].load(std::memory_order_acquire);  // lengths 81..128
-    uint64_t w0 = m.w[0].load(std::memory_order_acquire);  // lengths 17..80
-    if (w0 | w1) {
+    const LenMask& m = long_mask_[bucket_of(hi)];
+    uint64_t w1 = m.w[1].load(std::memory_order_acquire);                // lengths 97..128
+    uint64_t w0 = m.w[0].load(std::memory_order_acquire);                // lengths 33..96
+    uint32_t w16 = short_mask_[top].load(std::memory_order_acquire);     // lengths 17..32
+    if (w0 | w1 | w16) {
       const HashTable* ht = ht_.load(std::memory_order_acquire);
+      uint32_t lb;
       while (w1) {
         const int b = 63 - __builtin_clzll(w1);
         w1 &= ~(1ull << b);
-        uint32_t lb;
-        if (probe(ht, hi, lo, 81 + b, lb)) return lb;
+        if (probe(ht, hi, lo, 97 + b, lb)) return lb;
       }
       while (w0) {
         const int b = 63 - __builtin_clzll(w0);
         w0 &= ~(1ull << b);
-        uint32_t lb;
+        if (probe(ht, hi, lo, 33 + b, lb)) return lb;
+      }
+      while (w16) {
+        const int b = 31 - __builtin_clz(w16);
+        w16 &= ~(1u << b);
         if (probe(ht, hi, lo, 17 + b, lb)) return lb;
       }
     }
@@ -74,6 +82,10 @@ class Ip6Lpm {
   struct alignas(16) LenMask {
     std::atomic<uint64_t> w[2];
   };
+  static constexpr unsigned kBucketBits = 19;  // 8 MiB of bitmaps, committed as used
+  static uint32_t bucket_of(uint64_t hi) {
+    return uint32_t(((hi >> 32) * 0x9E3779B97F4A7C15ull) >> (64 - kBucketBits));
+  }
   struct Masks {
     uint64_t hi[129], lo[129];
     Masks();
@@ -105,13 +117,15 @@ class Ip6Lpm {
   Slot* find(uint64_t hi, uint64_t lo, uint32_t len) const;
   void insert_new(HashTable* ht, uint64_t hi, uint64_t lo, uint32_t len, uint32_t lb);
   void rebuild(size_t cap);
-  void set_len_bit(uint32_t top, uint32_t len, bool on);
+  void set_len_bit(uint64_t hi, uint32_t len, bool on);
+  static uint64_t count_key(uint64_t hi, uint32_t len);
 
   Rcu& rcu_;
   MappedArray<std::atomic<uint32_t>> dir16_;
-  MappedArray<LenMask> masks_;
+  MappedArray<std::atomic<uint32_t>> short_mask_;  // per /16: lengths 17..32
+  MappedArray<LenMask> long_mask_;                 // per /32 bucket: lengths 33..128
   std::atomic<HashTable*> ht_;
-  std::unordered_map<uint32_t, uint32_t> len_count_;  // (top16 << 8 | len) -> prefixes
+  std::unordered_map<uint64_t, uint32_t> len_count_;  // (mask slot << 8 | len) -> prefixes
   size_t live_ = 0;   // live keys
   size_t used_ = 0;   // live keys + tombstones
 };

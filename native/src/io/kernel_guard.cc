@@ -95,7 +95,7 @@ KernelGuard::~KernelGuard() {
   try {
     NetnsGuard ns(netns_);
     release();
-  } catch (const std::exception& e) {
+  } catch (const std::exception&) {
     // The netns is gone: so is the netdev and everything we put on it.
     if (prog_fd_ >= 0) ::close(prog_fd_);
   }

@@ -57,8 +57,11 @@ Mirror::Mirror(const MirrorSpec& spec)
   Netlink nl(netns_label(spec.netns));
 
   if (auto existing = nl.find_link(spec.name)) {
-    if (!is_ours(existing->alias) || !same_kind(*existing, spec.tun))
+    if (!is_ours(existing->alias))
       throw IoError(object_ + ": name taken by a device kube-lcp does not own", EEXIST);
+    if (!same_kind(*existing, spec.tun))
+      throw IoError(object_ + ": name taken by our " + (spec.tun ? "tap" : "tun") + ", the spec asks for a " +
+                    (spec.tun ? "tun" : "tap"), EEXIST);
     if (existing->alias != alias)
       throw IoError(object_ + ": name taken by another kube-lcp owner ('" + existing->alias + "')", EEXIST);
     adopted_ = true;

@@ -1,0 +1,18 @@
+// Pick and open a port driver by name: "af_packet", "af_xdp" or "auto".
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "io/packet_io.h"
+
+namespace lcp::io {
+
+// "auto" is AF_PACKET for now: it was the fastest path on veth (DESIGN), and
+// AF_XDP here serves queue 0 only, so on a multi-queue NIC it would drop the
+// other queues' traffic. Choose "af_xdp" explicitly for single-queue or
+// zero-copy setups. Throws IoError (EINVAL for an unknown driver).
+std::unique_ptr<PortIo> open_port(const std::string& netns, const std::string& ifname,
+                                  const std::string& driver);
+
+}  // namespace lcp::io
