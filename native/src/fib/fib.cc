@@ -388,17 +388,18 @@ void Fib::route_add(uint32_t table_id, const Route& r) {
   const U128 k = Impl::checked_key(r.prefix);
   uint32_t lb;
   if (r.kind == RouteKind::Forward) {
-    const std::string what = "route " + std::to_string(table_id) + ":" + format_prefix(r.prefix);
-    if (r.paths.empty()) throw std::invalid_argument(what + ": no paths");
+    // Built only on error: formatting costs more than the whole insert.
+    auto what = [&] { return "route " + std::to_string(table_id) + ":" + format_prefix(r.prefix); };
+    if (r.paths.empty()) throw std::invalid_argument(what() + ": no paths");
     if (r.paths.size() > kMaxPaths)
-      throw std::invalid_argument(what + ": " + std::to_string(r.paths.size()) + " paths, at most " +
+      throw std::invalid_argument(what() + ": " + std::to_string(r.paths.size()) + " paths, at most " +
                                   std::to_string(kMaxPaths));
     m.scratch.assign(r.paths.begin(), r.paths.end());
     for (Path& p : m.scratch) {
       if (!m.adjs.port_known(p.port))
-        throw std::invalid_argument(what + ": port " + std::to_string(p.port) + " is unknown (not set by port_set)");
+        throw std::invalid_argument(what() + ": port " + std::to_string(p.port) + " is unknown (not set by port_set)");
       if (p.has_via && p.via.family != f)
-        throw std::invalid_argument(what + ": next hop " + format_addr(p.via) + " is " + fam_name(p.via.family) +
+        throw std::invalid_argument(what() + ": next hop " + format_addr(p.via) + " is " + fam_name(p.via.family) +
                                     " but the prefix is " + fam_name(f));
       if (!p.has_via) p.via = IpAddr{f, {}};
     }
