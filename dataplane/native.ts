@@ -5,17 +5,9 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export interface NativePort {
-  index: number;
-  name: string;
-  netns: string;
-  driver: 'af_packet' | 'af_xdp';
-  ifindex: number;
-  mac: string;
-  mtu: number;
-  pointToPoint: boolean;
-  adminUp: boolean;
-  table: number;
+import type { PortCounters, PortInfo } from './types.js';
+
+export interface NativePort extends PortInfo {
   worker: number;
   mirror?: { name: string; netns: string; kind: 'tap' | 'tun'; ifindex: number; adopted: boolean };
 }
@@ -44,16 +36,7 @@ export interface NativeAdjacency {
 }
 
 export interface NativeCounters {
-  ports: {
-    port: number;
-    rxPackets: number;
-    rxBytes: number;
-    txPackets: number;
-    txBytes: number;
-    drops: number;
-    punts: number;
-    injects: number;
-  }[];
+  ports: PortCounters[];
   errors: Record<string, number>;
   loops: number;
   vectors: number;

@@ -3,6 +3,7 @@
 // entries, drop kinds, tables, errors) and a reader racing the writer.
 //   lpm_test           run the checks; last line "N passed, M failed"
 //   lpm_test --bench   one JSON line of lookup/insert rates and memory
+//   lpm_test --only S  run only the suites whose name contains S (e.g. under TSan)
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -715,6 +716,16 @@ void test_concurrency() {
   fib.route_add(0, R("10.1.0.1/32", {via(1, nhs[1])}));
   const uint32_t A2 = look(fib, "10.1.0.1");
   std::set<uint32_t> ok_any = hops;
+  // IPv6: the same game under 2001:db8::/32 (hash inserts, tombstones, rebuilds).
+  const std::vector<std::string> nhs6 = {"fe80::1", "fe80::2", "fe80::3", "fe80::4"};
+  fib.route_add(0, R("2001:db8::/32", {via(3, "fe80::99")}));
+  std::vector<Path> all6;
+  for (auto& n : nhs6) all6.push_back(via(2, n));
+  fib.route_add(0, Route{P("2001:db8:ffff::/48"), RouteKind::Forward, all6});
+  std::set<uint32_t> ok6;
+  for (int h = 0; h < 64; ++h) ok6.insert(look(fib, "2001:db8:ffff::1", 0, h));
+  ok6.insert(look(fib, "2001:db8:1::1"));
+  std::atomic<uint64_t> bad6{0};
   ok_any.insert(C);
 
   std::atomic<bool> stop{false};
@@ -733,6 +744,9 @@ void test_concurrency() {
         const uint32_t f = fib.lookup4(0, 0x0a010001u, 0);  // 10.1.0.1: only ever A1 or A2
         if (f != A1 && f != A2) ++bad_flip;
         if (fib.lookup4(0, 0x0a0200c8u, g()) != C) ++bad_outside;  // 10.2.0.200: beside a flapping /28
+        uint8_t d6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, uint8_t(g() & 3), uint8_t(g() & 3), uint8_t(g() & 3)};
+        d6[15] = uint8_t(g());
+        if (!ok6.count(fib.lookup6(0, d6, g()))) ++bad6;
       }
       l.rcu.quiescent(w);
     }
@@ -762,6 +776,14 @@ void test_concurrency() {
       fib.route_add(0, R("10.1.0.1/32", {via(1, nhs[ops % 2])}));
       if (ops % 2) fib.route_add(0, R("10.2.0.0/28", {via(1, nhs[2])}));
       else fib.route_del(0, P("10.2.0.0/28"));
+      {  // a v6 prefix between /40 and /64 under 2001:db8:0000..0303::
+        Prefix q = P("2001:db8::/32");
+        q.len = uint8_t(40 + g() % 25);
+        q.addr.b[5] = uint8_t(g() & 3), q.addr.b[6] = uint8_t(g() & 3), q.addr.b[7] = uint8_t(g() & 3);
+        for (int b = q.len; b < 64; ++b) q.addr.b[b / 8] &= uint8_t(~(0x80 >> (b % 8)));
+        if (g() % 3 == 0) fib.route_del(0, q);
+        else fib.route_add(0, Route{q, RouteKind::Forward, {via(2, nhs6[g() % 4])}});
+      }
       if (ops % 7 == 0) fib.neighbor_add(1, A(nhs[ops % 4]), mac(uint8_t(ops)));
       if (ops % 11 == 0) fib.neighbor_del(1, A(nhs[ops % 4]));
     }
@@ -775,6 +797,7 @@ void test_concurrency() {
   check(bad_any == 0, "concurrency: churned prefixes only ever resolve to old or new next hops", std::to_string(bad_any) + " bad");
   check(bad_kind == 0, "concurrency: adjacencies read during neighbour churn are always glean/rewrite", std::to_string(bad_kind) + " bad");
   check(bad_flip == 0, "concurrency: a replaced /32 is always the old or the new route, never a gap", std::to_string(bad_flip) + " bad");
+  check(bad6 == 0, "concurrency: ipv6 lookups during churn only see old or new next hops", std::to_string(bad6) + " bad");
   check(bad_outside == 0, "concurrency: tbl8 groups appear and collapse without disturbing their /24",
         std::to_string(bad_outside) + " bad");
 }
@@ -920,7 +943,9 @@ int main(int argc, char** argv) {
       {"random ipv6", [] { test_random(false); }},
       {"concurrency", test_concurrency},
   };
+  const std::string only = argc > 2 && std::string(argv[1]) == "--only" ? argv[2] : "";
   for (const auto& [name, fn] : suites) {
+    if (std::string(name).find(only) == std::string::npos) continue;
     const auto t0 = std::chrono::steady_clock::now();
     fn();
     std::fprintf(stderr, "# %s: %.2fs\n", name, secs_since(t0));

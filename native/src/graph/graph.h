@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "core/buffer.h"
 #include "fib/fib.h"
@@ -72,6 +73,35 @@ struct Context {
     enqueue(NodeId::Punt, b);
   }
 };
+
+// ip4-lookup and ip6-lookup share what an adjacency means for a packet:
+// rewrite (unless the TTL/hop limit expires), punt, or drop with a reason.
+inline void dispose(Context& ctx, Buffer* b, uint32_t adj_index, uint8_t ttl, NodeId rewrite) {
+  switch (ctx.fib.adjacency(adj_index).kind) {
+    case fib::AdjKind::Rewrite:
+      if (ttl <= 1) return ctx.punt(b, Error::PuntTtl);  // Linux sends time-exceeded
+      b->meta.adjacency = adj_index;
+      return ctx.enqueue(rewrite, b);
+    case fib::AdjKind::Receive: return ctx.punt(b, Error::PuntReceive);
+    case fib::AdjKind::Glean: return ctx.punt(b, Error::PuntGlean);
+    case fib::AdjKind::Blackhole: return ctx.drop(b, Error::Blackhole);
+    case fib::AdjKind::Unreachable: return ctx.drop(b, Error::Unreachable);
+    case fib::AdjKind::Prohibit: return ctx.drop(b, Error::Prohibit);
+    case fib::AdjKind::Drop: break;
+  }
+  ctx.drop(b, Error::NoRoute);
+}
+
+// Replace the L2 header (and any Ethernet padding past the IP packet of
+// `l3_length` bytes) with the adjacency's rewrite, and send it out its port.
+inline void rewrite_and_send(Context& ctx, Buffer* b, const fib::Adjacency& a, uint16_t l3_length) {
+  b->offset = uint16_t(b->offset + b->meta.l3_offset - a.rewrite_len);
+  b->length = uint16_t(l3_length + a.rewrite_len);
+  b->meta.l3_offset = a.rewrite_len;
+  std::memcpy(b->data(), a.rewrite, a.rewrite_len);
+  b->meta.tx_port = a.port;
+  ctx.enqueue(NodeId::PortOutput, b);
+}
 
 // Every node: consume `in` (enqueue each buffer to its next node, or free it
 // when it leaves the graph). Declared here, defined in nodes_*.cc.

@@ -69,21 +69,7 @@ void ip4_lookup(Context& ctx, Frame& in) {
   }
   for (uint32_t i = 0; i < in.n; ++i) {
     Buffer* b = in.b[i];
-    const fib::Adjacency& a = ctx.fib.adjacency(adj[i]);
-    const uint8_t ttl = b->data()[b->meta.l3_offset + 8];
-    switch (a.kind) {
-      case fib::AdjKind::Rewrite:
-        if (ttl <= 1) { ctx.punt(b, Error::PuntTtl); break; }  // Linux sends time-exceeded
-        b->meta.adjacency = adj[i];
-        ctx.enqueue(NodeId::Ip4Rewrite, b);
-        break;
-      case fib::AdjKind::Receive: ctx.punt(b, Error::PuntReceive); break;
-      case fib::AdjKind::Glean: ctx.punt(b, Error::PuntGlean); break;
-      case fib::AdjKind::Blackhole: ctx.drop(b, Error::Blackhole); break;
-      case fib::AdjKind::Unreachable: ctx.drop(b, Error::Unreachable); break;
-      case fib::AdjKind::Prohibit: ctx.drop(b, Error::Prohibit); break;
-      case fib::AdjKind::Drop: default: ctx.drop(b, Error::NoRoute); break;
-    }
+    dispose(ctx, b, adj[i], b->data()[b->meta.l3_offset + 8], NodeId::Ip4Rewrite);
   }
 }
 
@@ -96,13 +82,7 @@ void ip4_rewrite(Context& ctx, Frame& in) {
     const uint16_t total = pkt::load16(ip + 2);
     if (a.mtu && total > a.mtu) { ctx.punt(b, Error::PuntMtu); continue; }  // Linux fragments / sends frag-needed
     pkt::ip4_decrement_ttl(ip);
-    // Drop the old L2 header (and any Ethernet padding), write the new one.
-    b->offset = uint16_t(b->offset + b->meta.l3_offset - a.rewrite_len);
-    b->length = uint16_t(total + a.rewrite_len);
-    b->meta.l3_offset = a.rewrite_len;
-    std::memcpy(b->data(), a.rewrite, a.rewrite_len);
-    b->meta.tx_port = a.port;
-    ctx.enqueue(NodeId::PortOutput, b);
+    rewrite_and_send(ctx, b, a, total);
   }
 }
 

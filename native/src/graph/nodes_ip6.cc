@@ -48,20 +48,7 @@ void ip6_lookup(Context& ctx, Frame& in) {
     const uint8_t* ip = b->data() + b->meta.l3_offset;
     b->meta.flow_hash = flow_hash6(ip);
     const uint32_t ai = ctx.fib.lookup6(port ? port->table_slot : 0, ip + 24, b->meta.flow_hash);
-    const fib::Adjacency& a = ctx.fib.adjacency(ai);
-    switch (a.kind) {
-      case fib::AdjKind::Rewrite:
-        if (ip[7] <= 1) { ctx.punt(b, Error::PuntTtl); break; }  // Linux sends time-exceeded
-        b->meta.adjacency = ai;
-        ctx.enqueue(NodeId::Ip6Rewrite, b);
-        break;
-      case fib::AdjKind::Receive: ctx.punt(b, Error::PuntReceive); break;
-      case fib::AdjKind::Glean: ctx.punt(b, Error::PuntGlean); break;
-      case fib::AdjKind::Blackhole: ctx.drop(b, Error::Blackhole); break;
-      case fib::AdjKind::Unreachable: ctx.drop(b, Error::Unreachable); break;
-      case fib::AdjKind::Prohibit: ctx.drop(b, Error::Prohibit); break;
-      case fib::AdjKind::Drop: default: ctx.drop(b, Error::NoRoute); break;
-    }
+    dispose(ctx, b, ai, ip[7], NodeId::Ip6Rewrite);
   }
 }
 
@@ -74,12 +61,7 @@ void ip6_rewrite(Context& ctx, Frame& in) {
     const uint16_t total = uint16_t(pkt::kIp6Len + pkt::load16(ip + 4));
     if (a.mtu && total > a.mtu) { ctx.punt(b, Error::PuntMtu); continue; }  // Linux sends packet-too-big
     ip[7] = uint8_t(ip[7] - 1);
-    b->offset = uint16_t(b->offset + b->meta.l3_offset - a.rewrite_len);
-    b->length = uint16_t(total + a.rewrite_len);
-    b->meta.l3_offset = a.rewrite_len;
-    std::memcpy(b->data(), a.rewrite, a.rewrite_len);
-    b->meta.tx_port = a.port;
-    ctx.enqueue(NodeId::PortOutput, b);
+    rewrite_and_send(ctx, b, a, total);
   }
 }
 
