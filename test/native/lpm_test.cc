@@ -917,8 +917,8 @@ int bench() {
   std::fprintf(stderr, "ipv4 delete %.0f/s, sink %llu\n", del4, (unsigned long long)sink);
 
   std::printf(
-      "{\"lpm4_lookups_per_s\":%.0f,\"lpm6_lookups_per_s\":%.0f,\"ip4_insert_per_s\":%.0f,"
-      "\"ip6_insert_per_s\":%.0f,\"rss_mb\":%.1f,\"ip4_routes\":%zu,\"ip6_routes\":%zu}\n",
+      "{\"lpm4_lookups_per_s\":%.0f,\"lpm6_lookups_per_s\":%.0f,\"lpm_ip4_insert_per_s\":%.0f,"
+      "\"lpm_ip6_insert_per_s\":%.0f,\"lpm_rss_mb\":%.1f,\"lpm_ip4_routes\":%zu,\"lpm_ip6_routes\":%zu}\n",
       lk4, lk6, ins4, ins6, rss, routes4, routes6);
   return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <thread>
 
 #include "dataplane/io_factory.h"
 #include "graph/graph.h"
@@ -144,6 +145,7 @@ void Dataplane::del_port(uint32_t index) {
   fib_->port_del(index);
   rcu_.retire_delete(table_->slot[index].exchange(nullptr, std::memory_order_acq_rel));
   std::unique_ptr<Port> owned = std::move(ports_[index]);
+  if (owned->mirror) pair_gen_.fetch_add(1, std::memory_order_acq_rel);
   publish_plan(worker);
   rcu_.reclaim();  // no worker can still see the port: safe to close it
   owned.reset();   // the netdev goes back to the kernel; a mirror persists
@@ -151,7 +153,11 @@ void Dataplane::del_port(uint32_t index) {
 
 void Dataplane::set_port(uint32_t index, const PortPatch& patch) {
   std::lock_guard<std::mutex> g(mu_);
-  Port& p = port_ref(index);
+  set_port_locked(port_ref(index), patch);
+}
+
+void Dataplane::set_port_locked(Port& p, const PortPatch& patch) {
+  const uint32_t index = p.index;
   if (patch.table) table_slot(*patch.table);  // validate before changing anything
   if (patch.mtu) {
     if (*patch.mtu < 68 || *patch.mtu > 9000) throw std::invalid_argument("mtu must be 68..9000");
@@ -160,7 +166,10 @@ void Dataplane::set_port(uint32_t index, const PortPatch& patch) {
   }
   if (patch.up) p.admin_up = *patch.up;
   if (patch.mac) p.mac = *patch.mac;
-  if (patch.table) p.table = *patch.table;
+  if (patch.table && *patch.table != p.table) {
+    p.table = *patch.table;
+    pair_gen_.fetch_add(1, std::memory_order_acq_rel);
+  }
   fib_->port_set(index, l2_of(p));
   publish_port(p);
   rcu_.reclaim();
@@ -190,6 +199,7 @@ PortView Dataplane::create_pair(uint32_t port, const MirrorSpec& spec) {
   p.mirror_name = spec.name;
   p.mirror_netns = spec.netns;
   p.mirror_kind = kind;
+  pair_gen_.fetch_add(1, std::memory_order_acq_rel);
   publish_port(p);
   rcu_.reclaim();
   return view(p);
@@ -200,6 +210,7 @@ void Dataplane::remove_pair(uint32_t port, bool destroy_device) {
   Port& p = port_ref(port);
   if (!p.mirror) return;
   std::unique_ptr<PairMirror> m = std::move(p.mirror);
+  pair_gen_.fetch_add(1, std::memory_order_acq_rel);
   publish_port(p);
   rcu_.reclaim();
   if (destroy_device) m->destroy();
@@ -294,6 +305,99 @@ std::vector<fib::FibEntryDump> Dataplane::fib_dump(uint32_t table, fib::Family f
 std::vector<fib::AdjacencyDump> Dataplane::adjacencies() const {
   std::lock_guard<std::mutex> g(mu_);
   return fib_->dump_adjacencies();
+}
+
+std::vector<MirrorPort> Dataplane::mirror_ports(const std::string& netns) const {
+  std::lock_guard<std::mutex> g(mu_);
+  std::vector<MirrorPort> out;
+  for (const auto& p : ports_)
+    if (p && p->mirror && p->mirror_netns == netns)
+      out.push_back({p->index, p->mirror->ifindex(), p->mirror_name, p->io->link().p2p});
+  return out;
+}
+
+void Dataplane::apply_one(const MirrorOp& op, MirrorApply& out) {
+  using K = MirrorOp::Kind;
+  switch (op.kind) {
+    case K::RouteAdd: {
+      uint32_t slot = 0;
+      if (!fib_->table_slot(op.table, slot)) fib_->table_add(op.table);
+      fib_->route_add(op.table, op.route);
+      ++out.routes;
+      break;
+    }
+    case K::RouteDel:
+      fib_->route_del(op.table, op.route.prefix);
+      ++out.routes;
+      break;
+    case K::AddrAdd: fib_->address_add(port_ref(op.port).table, op.port, op.route.prefix); break;
+    case K::AddrDel: fib_->address_del(port_ref(op.port).table, op.port, op.route.prefix); break;
+    case K::NeighAdd: port_ref(op.port); fib_->neighbor_add(op.port, op.ip, op.mac); break;
+    case K::NeighDel: port_ref(op.port); fib_->neighbor_del(op.port, op.ip); break;
+    case K::Link: {
+      Port& p = port_ref(op.port);
+      PortPatch diff;  // only what differs: a no-op event changes nothing
+      if (op.link.up && *op.link.up != p.admin_up) diff.up = op.link.up;
+      if (op.link.mtu && *op.link.mtu != p.mtu) diff.mtu = op.link.mtu;
+      if (op.link.mac && *op.link.mac != p.mac && !p.io->link().p2p) diff.mac = op.link.mac;
+      if (diff.up || diff.mtu || diff.mac) set_port_locked(p, diff);
+      break;
+    }
+  }
+  ++out.applied;
+}
+
+void Dataplane::apply_mirror_ops(std::span<const MirrorOp> ops, std::chrono::microseconds budget,
+                                 MirrorApply& out) {
+  size_t i = 0;
+  while (i < ops.size()) {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      const auto end = std::chrono::steady_clock::now() + budget;
+      // Check the clock every 64 ops: reading it costs more than a route.
+      for (size_t n = 0; i < ops.size(); ++i, ++n) {
+        if ((n & 63) == 63 && std::chrono::steady_clock::now() >= end) break;
+        try {
+          apply_one(ops[i], out);
+        } catch (const std::exception& e) {
+          ++out.errors;
+          out.last_error = e.what();
+        }
+      }
+      rcu_.reclaim();
+    }
+    if (i < ops.size()) std::this_thread::yield();  // let API callers take the mutex
+  }
+}
+
+void Dataplane::mirror_gone(uint32_t port, int ifindex) {
+  std::unique_ptr<PairMirror> m;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (port >= ports_.size() || !ports_[port]) return;
+    Port& p = *ports_[port];
+    if (!p.mirror || p.mirror->ifindex() != ifindex) return;  // already re-paired
+    m = std::move(p.mirror);
+    p.mirror_name.clear();
+    p.mirror_netns.clear();
+    p.mirror_kind.clear();
+    p.admin_up = false;
+    pair_gen_.fetch_add(1, std::memory_order_acq_rel);
+    publish_port(p);
+    rcu_.reclaim();  // no worker polls the dead fd any more
+  }
+}
+
+size_t Dataplane::route_count(uint32_t table, fib::Family f) const {
+  std::lock_guard<std::mutex> g(mu_);
+  uint32_t slot = 0;
+  if (!fib_->table_slot(table, slot)) return 0;
+  return fib_->route_count(table, f);
+}
+
+std::vector<fib::NeighborDump> Dataplane::neighbors() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return fib_->neighbors();
 }
 
 PortCounterView Dataplane::sum_port(uint32_t index) const {

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <chrono>
+#include <span>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -74,6 +77,32 @@ struct PortPatch {
   std::optional<uint32_t> table;
 };
 
+// A change the netlink mirror (linux_nl/) asks for, already translated from
+// kernel ifindexes and table ids to ports and dataplane tables.
+struct MirrorOp {
+  enum class Kind : uint8_t { RouteAdd, RouteDel, AddrAdd, AddrDel, NeighAdd, NeighDel, Link };
+  Kind kind = Kind::RouteAdd;
+  uint32_t table = 0;           // routes (created on first use)
+  uint32_t port = 0;            // addresses, neighbours, link
+  fib::Route route;             // RouteAdd; RouteDel/AddrAdd/AddrDel use route.prefix
+  fib::IpAddr ip{};             // neighbours
+  std::array<uint8_t, 6> mac{}; // neighbours
+  PortPatch link;               // Link: the mirror's state (only differences are applied)
+};
+
+// A pair whose mirror lives in a given netns, as the mirror needs it.
+struct MirrorPort {
+  uint32_t port;
+  int ifindex;  // of the mirror, in its netns
+  std::string name;
+  bool p2p;
+};
+
+struct MirrorApply {
+  uint64_t applied = 0, errors = 0, routes = 0;
+  std::string last_error;
+};
+
 class Dataplane {
  public:
   explicit Dataplane(const DataplaneConfig& cfg);
@@ -104,6 +133,21 @@ class Dataplane {
   std::vector<fib::FibEntryDump> fib_dump(uint32_t table, fib::Family f) const;
   std::vector<fib::AdjacencyDump> adjacencies() const;
 
+  // ---- the netlink mirror (linux_nl/) ----
+  std::vector<MirrorPort> mirror_ports(const std::string& netns) const;
+  // Bumped whenever a pair appears, goes, or a port changes table: the
+  // mirror's ifindex -> port map is stale and it resyncs.
+  uint64_t pair_generation() const { return pair_gen_.load(std::memory_order_acquire); }
+  // Applies ops in order. Holds the control mutex for at most `budget` at a
+  // time (then publishes, lets other callers in, and goes on). A failing op
+  // is counted and skipped.
+  void apply_mirror_ops(std::span<const MirrorOp> ops, std::chrono::microseconds budget, MirrorApply& out);
+  // The mirror device `ifindex` of `port` was deleted under us: unpair (the
+  // workers stop polling a dead fd) and take the port down.
+  void mirror_gone(uint32_t port, int ifindex);
+  size_t route_count(uint32_t table, fib::Family f) const;
+  std::vector<fib::NeighborDump> neighbors() const;
+
   CounterView counters() const;
   void trace_arm(uint32_t n);
   std::vector<TraceView> trace_read() const;
@@ -120,6 +164,8 @@ class Dataplane {
   fib::PortL2 l2_of(const Port& p) const;
   uint32_t table_slot(uint32_t id) const;
   PortCounterView sum_port(uint32_t index) const;  // raw, summed over workers
+  void set_port_locked(Port& p, const PortPatch& patch);
+  void apply_one(const MirrorOp& op, MirrorApply& out);
 
   DataplaneConfig cfg_;
   mutable std::mutex mu_;
@@ -129,6 +175,7 @@ class Dataplane {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<Port>> ports_;  // by index; null = free
   std::vector<PortCounterView> counter_base_;  // counters at (re)use of an index
+  std::atomic<uint64_t> pair_gen_{0};
 };
 
 }  // namespace lcp

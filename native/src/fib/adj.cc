@@ -142,6 +142,13 @@ std::vector<IpAddr> AdjDb::neighbors_of(uint32_t port) const {
   return out;
 }
 
+std::vector<NeighborDump> AdjDb::neighbors() const {
+  std::vector<NeighborDump> out;
+  out.reserve(neighbors_.size());
+  for (const auto& [k, mac] : neighbors_) out.push_back({k.port, k.nh, mac});
+  return out;
+}
+
 std::vector<AdjacencyDump> AdjDb::dump() const {
   std::vector<AdjacencyDump> out;
   for (uint32_t i = 0; i < recs_.size(); ++i)

@@ -55,6 +55,7 @@ class AdjDb {
   bool neighbor_erase(uint32_t port, const IpAddr& ip);
   bool neighbor_known(uint32_t port, const IpAddr& ip) const;
   std::vector<IpAddr> neighbors_of(uint32_t port) const;
+  std::vector<NeighborDump> neighbors() const;
 
   uint32_t acquire(const AdjKey& k);  // find or create; takes a reference
   void ref(uint32_t i) { ++recs_[i].refs; }

@@ -518,6 +518,8 @@ std::vector<FibEntryDump> Fib::dump(uint32_t table_id, Family f) const {
 
 std::vector<AdjacencyDump> Fib::dump_adjacencies() const { return impl_->adjs.dump(); }
 
+std::vector<NeighborDump> Fib::neighbors() const { return impl_->adjs.neighbors(); }
+
 size_t Fib::route_count(uint32_t table_id, Family f) const { return impl_->table(table_id).fam[fi(f)].routes; }
 
 // ---------------------------------------------------------------- readers

@@ -116,6 +116,13 @@ struct AdjacencyDump {
   uint32_t refcount;
 };
 
+// A neighbour known to the FIB: (port, ip) -> mac (what neighbor_add set).
+struct NeighborDump {
+  uint32_t port;
+  IpAddr ip;
+  std::array<uint8_t, 6> mac;
+};
+
 struct PortL2 {
   bool valid = false;
   bool p2p = false;             // point-to-point: no L2 rewrite
@@ -162,6 +169,7 @@ class Fib {
   std::vector<FibEntryDump> dump(uint32_t table_id, Family f) const;
   std::vector<AdjacencyDump> dump_adjacencies() const;
   size_t route_count(uint32_t table_id, Family f) const;
+  std::vector<NeighborDump> neighbors() const;
 
   // ---- reader side; wait-free, any worker thread ----
   // Index of the adjacency a packet to `dst` should use, given its flow

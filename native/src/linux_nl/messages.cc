@@ -1,0 +1,225 @@
+#include "linux_nl/messages.h"
+
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace lcp::linux_nl {
+
+namespace {
+
+// Attributes of one level, indexed by type; later duplicates win (as in the
+// kernel's own parser). Returns false if an attribute header is broken.
+template <size_t N>
+bool collect(const void* start, size_t len, std::array<const nlattr*, N>& tb) {
+  tb.fill(nullptr);
+  auto* p = static_cast<const char*>(start);
+  auto* attr = reinterpret_cast<const nlattr*>(p);
+  size_t left = len;
+  while (left >= sizeof(nlattr)) {
+    if (attr->nla_len < sizeof(nlattr) || attr->nla_len > left) return false;
+    const uint16_t type = mnl_attr_get_type(attr);
+    if (type < N) tb[type] = attr;
+    const size_t step = MNL_ALIGN(attr->nla_len);
+    if (step >= left) break;
+    left -= step;
+    attr = reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(attr) + step);
+  }
+  return true;
+}
+
+size_t plen(const nlattr* a) { return mnl_attr_get_payload_len(a); }
+
+bool get_u32(const nlattr* a, uint32_t& v) {
+  if (!a) return true;
+  if (plen(a) < 4) return false;
+  std::memcpy(&v, mnl_attr_get_payload(a), 4);
+  return true;
+}
+
+bool get_ip(const nlattr* a, uint8_t family, fib::IpAddr& ip) {
+  const size_t want = family == AF_INET ? 4 : 16;
+  if (plen(a) != want) return false;
+  ip = fib::IpAddr{};
+  ip.family = family == AF_INET ? fib::Family::Ip4 : fib::Family::Ip6;
+  std::memcpy(ip.b.data(), mnl_attr_get_payload(a), want);
+  return true;
+}
+
+void mask(fib::Prefix& p) {
+  const unsigned bits = p.addr.family == fib::Family::Ip4 ? 32 : 128;
+  for (unsigned i = p.len; i < bits; ++i) p.addr.b[i / 8] &= uint8_t(~(0x80u >> (i % 8)));
+}
+
+bool parse_link(const nlmsghdr* nlh, NlLink& l) {
+  if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg))) return false;
+  auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
+  l = NlLink{};
+  l.ifindex = ifi->ifi_index;
+  l.flags = ifi->ifi_flags;
+  std::array<const nlattr*, IFLA_MAX + 1> tb;
+  if (!collect(mnl_nlmsg_get_payload_offset(nlh, sizeof(*ifi)),
+               nlh->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi)), tb))
+    return false;
+  if (!get_u32(tb[IFLA_MTU], l.mtu)) return false;
+  if (tb[IFLA_ADDRESS] && plen(tb[IFLA_ADDRESS]) == 6) {
+    l.has_mac = true;
+    std::memcpy(l.mac.data(), mnl_attr_get_payload(tb[IFLA_ADDRESS]), 6);
+  }
+  if (const nlattr* n = tb[IFLA_IFNAME]) {
+    auto* s = static_cast<const char*>(mnl_attr_get_payload(n));
+    l.name.assign(s, strnlen(s, plen(n)));
+  }
+  return l.ifindex > 0;
+}
+
+bool parse_addr(const nlmsghdr* nlh, NlAddr& a, bool& mirrored) {
+  if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg))) return false;
+  auto* ifa = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(nlh));
+  mirrored = ifa->ifa_family == AF_INET || ifa->ifa_family == AF_INET6;
+  if (!mirrored) return true;
+  a = NlAddr{};
+  a.ifindex = int(ifa->ifa_index);
+  a.flags = ifa->ifa_flags;
+  std::array<const nlattr*, IFA_MAX + 1> tb;
+  if (!collect(mnl_nlmsg_get_payload_offset(nlh, sizeof(*ifa)),
+               nlh->nlmsg_len - NLMSG_LENGTH(sizeof(*ifa)), tb))
+    return false;
+  if (!get_u32(tb[IFA_FLAGS], a.flags)) return false;
+  // IPv4: IFA_LOCAL is ours (IFA_ADDRESS is the peer on point-to-point).
+  const nlattr* at = ifa->ifa_family == AF_INET && tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+  if (!at || !get_ip(at, ifa->ifa_family, a.addr.addr)) return false;
+  a.addr.len = ifa->ifa_prefixlen;
+  if (a.addr.len > (ifa->ifa_family == AF_INET ? 32 : 128)) return false;
+  return a.ifindex > 0;
+}
+
+bool parse_nexthops(const nlattr* mp, uint8_t family, NlRoute& r) {
+  auto* p = static_cast<const char*>(mnl_attr_get_payload(mp));
+  size_t left = plen(mp);
+  while (left >= sizeof(rtnexthop)) {
+    auto* nh = reinterpret_cast<const rtnexthop*>(p);
+    if (nh->rtnh_len < sizeof(rtnexthop) || nh->rtnh_len > left) return false;
+    NlNextHop h;
+    h.ifindex = nh->rtnh_ifindex;
+    h.weight = uint16_t(nh->rtnh_hops + 1);
+    h.flags = nh->rtnh_flags;
+    std::array<const nlattr*, RTA_MAX + 1> tb;
+    if (!collect(p + RTNH_ALIGN(sizeof(rtnexthop)), nh->rtnh_len - RTNH_ALIGN(sizeof(rtnexthop)), tb)) return false;
+    if (tb[RTA_GATEWAY]) {
+      if (!get_ip(tb[RTA_GATEWAY], family, h.gw)) return false;
+      h.has_gw = true;
+    }
+    if (tb[RTA_VIA]) r.unsupported_nh = true;
+    r.nhs.push_back(h);
+    const size_t step = RTNH_ALIGN(nh->rtnh_len);
+    if (step >= left) break;
+    left -= step;
+    p += step;
+  }
+  return true;
+}
+
+bool parse_route(const nlmsghdr* nlh, NlRoute& r, bool& mirrored) {
+  if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) return false;
+  auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
+  mirrored = rtm->rtm_family == AF_INET || rtm->rtm_family == AF_INET6;
+  if (!mirrored) return true;
+  r.nhs.clear();
+  r.table = rtm->rtm_table;
+  r.type = rtm->rtm_type;
+  r.protocol = rtm->rtm_protocol;
+  r.scope = rtm->rtm_scope;
+  r.tos = rtm->rtm_tos;
+  r.rtm_flags = rtm->rtm_flags;
+  r.priority = 0;
+  r.unsupported_nh = false;
+  std::array<const nlattr*, RTA_MAX + 1> tb;
+  if (!collect(mnl_nlmsg_get_payload_offset(nlh, sizeof(*rtm)),
+               nlh->nlmsg_len - NLMSG_LENGTH(sizeof(*rtm)), tb))
+    return false;
+  if (!get_u32(tb[RTA_TABLE], r.table) || !get_u32(tb[RTA_PRIORITY], r.priority)) return false;
+  const unsigned max = rtm->rtm_family == AF_INET ? 32 : 128;
+  if (rtm->rtm_dst_len > max) return false;
+  r.prefix = fib::Prefix{};
+  r.prefix.addr.family = rtm->rtm_family == AF_INET ? fib::Family::Ip4 : fib::Family::Ip6;
+  r.prefix.len = rtm->rtm_dst_len;
+  if (tb[RTA_DST] && !get_ip(tb[RTA_DST], rtm->rtm_family, r.prefix.addr)) return false;
+  mask(r.prefix);
+  if (tb[RTA_NH_ID] || tb[RTA_VIA]) r.unsupported_nh = true;
+  if (tb[RTA_MULTIPATH]) return parse_nexthops(tb[RTA_MULTIPATH], rtm->rtm_family, r);
+  if (tb[RTA_OIF] || tb[RTA_GATEWAY]) {
+    NlNextHop h;
+    uint32_t oif = 0;
+    if (!get_u32(tb[RTA_OIF], oif)) return false;
+    h.ifindex = int(oif);
+    h.flags = uint8_t(rtm->rtm_flags & 0xff);  // RTNH_F_DEAD/LINKDOWN are mirrored here for one path
+    if (tb[RTA_GATEWAY]) {
+      if (!get_ip(tb[RTA_GATEWAY], rtm->rtm_family, h.gw)) return false;
+      h.has_gw = true;
+    }
+    r.nhs.push_back(h);
+  }
+  return true;
+}
+
+bool parse_neigh(const nlmsghdr* nlh, NlNeigh& n, bool& mirrored) {
+  if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(ndmsg))) return false;
+  auto* nd = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(nlh));
+  mirrored = nd->ndm_family == AF_INET || nd->ndm_family == AF_INET6;
+  if (!mirrored) return true;
+  n = NlNeigh{};
+  n.ifindex = nd->ndm_ifindex;
+  n.state = nd->ndm_state;
+  n.flags = nd->ndm_flags;
+  std::array<const nlattr*, NDA_MAX + 1> tb;
+  if (!collect(mnl_nlmsg_get_payload_offset(nlh, sizeof(*nd)),
+               nlh->nlmsg_len - NLMSG_LENGTH(sizeof(*nd)), tb))
+    return false;
+  if (!tb[NDA_DST] || !get_ip(tb[NDA_DST], nd->ndm_family, n.dst)) return false;
+  if (tb[NDA_LLADDR] && plen(tb[NDA_LLADDR]) == 6) {
+    n.has_mac = true;
+    std::memcpy(n.mac.data(), mnl_attr_get_payload(tb[NDA_LLADDR]), 6);
+  }
+  return n.ifindex > 0;
+}
+
+}  // namespace
+
+bool parse_message(const nlmsghdr* nlh, NlMsg& out) {
+  out.kind = MsgKind::Other;
+  out.nl_flags = nlh->nlmsg_flags;
+  bool mirrored = true;
+  bool ok = true;
+  switch (nlh->nlmsg_type) {
+    case RTM_NEWLINK:
+    case RTM_DELLINK:
+      ok = parse_link(nlh, out.link);
+      if (ok) out.kind = nlh->nlmsg_type == RTM_NEWLINK ? MsgKind::NewLink : MsgKind::DelLink;
+      return ok;
+    case RTM_NEWADDR:
+    case RTM_DELADDR:
+      ok = parse_addr(nlh, out.addr, mirrored);
+      if (ok && mirrored) out.kind = nlh->nlmsg_type == RTM_NEWADDR ? MsgKind::NewAddr : MsgKind::DelAddr;
+      return ok;
+    case RTM_NEWROUTE:
+    case RTM_DELROUTE:
+      ok = parse_route(nlh, out.route, mirrored);
+      if (ok && mirrored) out.kind = nlh->nlmsg_type == RTM_NEWROUTE ? MsgKind::NewRoute : MsgKind::DelRoute;
+      return ok;
+    case RTM_NEWNEIGH:
+    case RTM_DELNEIGH:
+      ok = parse_neigh(nlh, out.neigh, mirrored);
+      if (ok && mirrored) out.kind = nlh->nlmsg_type == RTM_NEWNEIGH ? MsgKind::NewNeigh : MsgKind::DelNeigh;
+      return ok;
+    default:
+      return true;
+  }
+}
+
+}  // namespace lcp::linux_nl

@@ -1,0 +1,81 @@
+// rtnetlink messages as the mirror needs them: links, addresses, routes and
+// neighbours parsed out of raw netlink into plain structs. The parser never
+// trusts the kernel's bytes: every attribute is length-checked, and a message
+// that does not parse is reported (false) so the caller counts and skips it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fib/fib.h"
+
+struct nlmsghdr;
+
+namespace lcp::linux_nl {
+
+using Mac = std::array<uint8_t, 6>;
+
+struct NlLink {
+  int ifindex = 0;
+  uint32_t flags = 0;  // IFF_*
+  uint32_t mtu = 0;
+  bool has_mac = false;
+  Mac mac{};
+  std::string name;
+};
+
+struct NlAddr {
+  int ifindex = 0;
+  fib::Prefix addr;  // the address with its host bits, len = subnet length
+  uint32_t flags = 0;
+};
+
+struct NlNextHop {
+  int ifindex = 0;
+  bool has_gw = false;
+  fib::IpAddr gw{};
+  uint16_t weight = 1;   // rtnh_hops + 1
+  uint8_t flags = 0;     // RTNH_F_*
+  bool operator==(const NlNextHop& o) const {
+    return ifindex == o.ifindex && has_gw == o.has_gw && (!has_gw || gw == o.gw);
+  }
+};
+
+struct NlRoute {
+  uint32_t table = 0;
+  fib::Prefix prefix;
+  uint8_t type = 0, protocol = 0, scope = 0, tos = 0;
+  uint32_t priority = 0;
+  uint32_t rtm_flags = 0;
+  bool unsupported_nh = false;  // e.g. RTA_VIA (IPv6 via IPv4), nexthop objects
+  std::vector<NlNextHop> nhs;
+};
+
+struct NlNeigh {
+  int ifindex = 0;
+  fib::IpAddr dst{};
+  bool has_mac = false;
+  Mac mac{};
+  uint16_t state = 0;  // NUD_*
+  uint8_t flags = 0;   // NTF_*
+};
+
+enum class MsgKind : uint8_t { Other, NewLink, DelLink, NewAddr, DelAddr, NewRoute, DelRoute, NewNeigh, DelNeigh };
+
+struct NlMsg {
+  MsgKind kind = MsgKind::Other;
+  uint16_t nl_flags = 0;  // NLM_F_* of the message (REPLACE, APPEND...)
+  NlLink link;
+  NlAddr addr;
+  NlRoute route;
+  NlNeigh neigh;
+};
+
+// Fills `out` from one message. Returns false when the message is malformed
+// (too short, bad attribute length, unknown family for its type). Messages of
+// other types or families we do not mirror come back as MsgKind::Other.
+bool parse_message(const nlmsghdr* nlh, NlMsg& out);
+
+}  // namespace lcp::linux_nl

@@ -1,0 +1,85 @@
+// The netlink mirror of one netns: a thread that lives in that netns (entered
+// with io::NetnsGuard, then sockets opened there), dumps links, addresses,
+// routes and neighbours, then follows the rtnetlink groups, and applies what
+// changed to the dataplane in batches (MirrorState decides what; the
+// Dataplane applies under its mutex with a time budget). A lost message
+// (ENOBUFS) or a change of pairs triggers a resync: mark, dump, sweep.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "dataplane/dataplane.h"
+#include "io/fd.h"
+#include "linux_nl/state.h"
+
+namespace lcp::linux_nl {
+
+struct WatchOptions {
+  std::string netns;                 // a name under /run/netns ("" = the agent's own)
+  uint32_t rcvbuf = 256u << 20;      // SO_RCVBUFFORCE of the notification socket
+  MirrorOptions mirror;
+  bool lcp_sync = false;             // push port link state / MTU to the mirror
+  uint32_t batch_max = 8192;         // ops per batch at most
+  uint32_t budget_us = 5000;         // batch collection window and mutex hold time
+};
+
+struct WatchStatus {
+  std::string netns, state, last_error;  // state: starting | syncing | synced | netns-gone | stopped
+  uint64_t events = 0, batches = 0, resyncs = 0, lost = 0, dump_restarts = 0;
+  uint64_t parse_errors = 0, apply_errors = 0, routes_applied = 0;
+  uint64_t routes_installed = 0, routes_known = 0, neighbors = 0, addresses = 0, mirrors = 0;
+  double last_resync_at_ms = 0;   // unix time
+  double last_resync_ms = 0;      // how long it took
+  double lag_ms = 0, max_lag_ms = 0;  // first event of a batch read -> batch applied
+  uint32_t rcvbuf = 0;
+};
+
+class Watcher {
+ public:
+  // Starts the thread and waits until it entered the netns and opened its
+  // sockets; throws (io::IoError) if it could not. The first dump runs after.
+  Watcher(Dataplane& dp, WatchOptions opts);
+  ~Watcher();  // stop(false)
+  Watcher(const Watcher&) = delete;
+  Watcher& operator=(const Watcher&) = delete;
+
+  // Stop following; `withdraw` first removes everything it installed.
+  void stop(bool withdraw);
+  WatchStatus status() const;
+  const WatchOptions& options() const { return opts_; }
+  void request_resync();
+
+ private:
+  void run();
+  void loop();
+  void resync();
+  void read_events();
+  void flush();
+  bool netns_gone();
+  void record_error(const std::string& what);
+  void publish_counts();
+
+  Dataplane& dp_;
+  WatchOptions opts_;
+  MirrorState state_;
+  std::thread thread_;
+  io::UniqueFd wake_;  // eventfd: stop / resync requests
+  std::atomic<bool> stop_{false}, withdraw_{false}, resync_requested_{false};
+  mutable std::mutex mu_;  // guards status_
+  WatchStatus status_;
+
+  // Thread-only state.
+  struct Sockets;
+  Sockets* socks_ = nullptr;
+  uint64_t pair_gen_ = 0;
+  uint64_t ns_ino_ = 0, ns_dev_ = 0;
+  double batch_started_ms_ = 0;
+  MirrorApply applied_;
+  uint64_t events_ = 0, batches_ = 0, lost_ = 0, parse_errors_ = 0;
+};
+
+}  // namespace lcp::linux_nl
