@@ -1,28 +1,22 @@
 // `npm start`: the newcomer's demo. Builds a lab of namespaces on this box
 // (two peers, a "dut" netns holding the ports, a "linux" netns holding the
 // mirrors), runs the embedded dataplane on it, shows traffic crossing it —
-// first through Linux (ARP, glean), then natively once the neighbours are
-// known — prints the dataplane's view, and removes everything on exit.
-import { nsTry, nsx } from './lab/netns.js';
-import { buildRouter, teardown, trafficProcess, type Router } from './lab/router.js';
+// first through Linux (ARP, glean), then natively once the netlink mirror has
+// copied the neighbours Linux resolved — prints the dataplane's view, and
+// removes everything on exit.
+import { nsTry } from './lab/netns.js';
+import { buildRouter, teardown, trafficProcess, waitForNeighbors, type Router } from './lab/router.js';
 import { showAdjacencies, showCounters, showFib, showPorts, showTrace } from './show.js';
 
 function step(text: string): void {
   process.stdout.write(`\n== ${text}\n`);
 }
 
-/** Copy what Linux resolved on the mirrors into the dataplane (the netlink mirror's job, done by hand here). */
-async function copyNeighbors(r: Router): Promise<number> {
-  let n = 0;
-  for (const p of r.peers) {
-    const out = await nsx(r.linux, 'ip', ['-j', 'neigh', 'show', 'dev', p.tap]);
-    for (const e of JSON.parse(out || '[]') as { dst: string; lladdr?: string; state?: string[] }[]) {
-      if (!e.lladdr || e.state?.includes('FAILED') || e.state?.includes('INCOMPLETE')) continue;
-      r.dp.addNeighbor(p.port.index, e.dst, e.lladdr);
-      n++;
-    }
-  }
-  return n;
+/** Wait until the netlink mirror has copied the peers Linux resolved into the dataplane. */
+async function mirroredNeighbors(r: Router): Promise<number> {
+  const want = r.peers.map((p) => ({ port: p.port.index, ip: p.v4, mac: p.mac }));
+  if (!(await waitForNeighbors(r.dp, want))) throw new Error('the netlink mirror did not copy the neighbours');
+  return r.dp.mirrorStatus()[0]?.neighbors ?? 0;
 }
 
 async function main(): Promise<void> {
@@ -43,8 +37,8 @@ async function main(): Promise<void> {
     step(`a (${a.v4}) pings b (${b.v4}): ARP and the first packets go through Linux (punt, glean)`);
     process.stdout.write((await nsTry(a.ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', b.v4])).out);
 
-    step('copying the neighbours Linux resolved into the dataplane (what the netlink mirror will do)');
-    process.stdout.write(`${await copyNeighbors(r)} neighbours copied\n`);
+    step('the netlink mirror copied the neighbours Linux resolved into the dataplane');
+    process.stdout.write(`${await mirroredNeighbors(r)} neighbours mirrored\n`);
     process.stdout.write(showAdjacencies(r.dp));
 
     step('tracing 3 packets, then pinging again: now forwarded natively');

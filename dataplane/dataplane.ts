@@ -1,17 +1,20 @@
 // The TypeScript facade over the embedded dataplane: typed, validated, and
 // the only importer of the native addon.
-import { addon, type NativeDataplane, type NativePort, type NativeRoute } from './native.js';
+import { addon, type NativeDataplane, type NativePort, type NativeRoute, type NativeWatchOptions } from './native.js';
 import type {
   AdjacencyEntry,
   Counters,
   DataplaneOptions,
+  DriftReport,
   FibEntry,
   MirrorSpec,
+  MirrorStatus,
   PairInfo,
   PortInfo,
   PortSpec,
   RouteSpec,
   TraceRecord,
+  WatchOptions,
 } from './types.js';
 import { ValidationError, checkCidr, checkIfName, checkIp, checkMac, checkMtu, checkNetns } from './validate.js';
 
@@ -167,6 +170,37 @@ export class Dataplane {
     return this.native.traceRead();
   }
 
+  /**
+   * The netlink mirror: follow Linux config in `netns` (the netns of mirrors)
+   * and keep the dataplane equal to it — links of mirrors -> ports, addresses,
+   * routes of the mirrored tables, neighbours. Returns at once; the first
+   * dump runs in the background (mirrorStatus().state becomes 'synced').
+   */
+  watchNetns(netns: string, opts: WatchOptions = {}): void {
+    this.native.watchNetns(checkNetns('netns', netns), toNativeWatch(opts));
+  }
+
+  /** Stop following `netns`; withdraw (default true) removes what it installed. */
+  unwatchNetns(netns: string, opts: { withdraw?: boolean } = {}): boolean {
+    return this.native.unwatchNetns(checkNetns('netns', netns), opts.withdraw ?? true);
+  }
+
+  mirrorStatus(): MirrorStatus[] {
+    return this.native.watchStatus();
+  }
+
+  /** Compare the kernel's routes and neighbours on the mirrors of `netns` with the dataplane's (fresh dump). */
+  drift(netns: string, maxSamples = 20): DriftReport {
+    if (!Number.isInteger(maxSamples) || maxSamples < 0 || maxSamples > 10000)
+      throw new ValidationError(`drift: maxSamples must be 0..10000, got ${maxSamples}`);
+    return this.native.drift(checkNetns('netns', netns), maxSamples);
+  }
+
+  /** Number of routes (not interface entries) in a table, cheap. */
+  routeCount(table = 0, family: 4 | 6 = 4): number {
+    return this.native.routeCount(table, family);
+  }
+
   static errorNames(): string[] {
     return [...addon.errorNames];
   }
@@ -197,4 +231,46 @@ function toPairInfo(p: NativePort): PairInfo | undefined {
     mirrorIfindex: p.mirror.ifindex,
     adopted: p.mirror.adopted,
   };
+}
+
+const PROTOCOLS: Record<string, number> = {
+  kernel: 2, boot: 3, static: 4, ra: 9, dhcp: 16, zebra: 11, bird: 12, bgp: 186, isis: 187, ospf: 188,
+};
+
+function checkTableId(field: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    throw new ValidationError(`${field}: table ids are integers 0..4294967295, got ${String(v)}`);
+  return v;
+}
+
+function toNativeWatch(o: WatchOptions): NativeWatchOptions {
+  const out: NativeWatchOptions = {};
+  if (o.rcvbuf !== undefined) {
+    if (!Number.isInteger(o.rcvbuf) || o.rcvbuf < 4096 || o.rcvbuf > 2047 * 2 ** 20)
+      throw new ValidationError(`rcvbuf: bytes 4096..${2047 * 2 ** 20}, got ${o.rcvbuf}`);
+    out.rcvbuf = o.rcvbuf;
+  }
+  if (o.tables !== undefined) out.tables = o.tables.map((t, i) => checkTableId(`tables[${i}]`, t));
+  if (o.tableMap !== undefined)
+    out.tableMap = Object.entries(o.tableMap).map(([k, d]) => ({
+      kernel: checkTableId(`tableMap key ${k}`, Number(k)),
+      dataplane: checkTableId(`tableMap[${k}]`, d),
+    }));
+  if (o.ignoreProtocols !== undefined)
+    out.ignoreProtocols = o.ignoreProtocols.map((p, i) => {
+      const n = typeof p === 'number' ? p : PROTOCOLS[p];
+      if (n === undefined || !Number.isInteger(n) || n < 0 || n > 255)
+        throw new ValidationError(`ignoreProtocols[${i}]: '${String(p)}' is not a protocol name (${Object.keys(PROTOCOLS).join(', ')}) or 0..255`);
+      return n;
+    });
+  if (o.lcpSync !== undefined) out.lcpSync = o.lcpSync;
+  if (o.batchMax !== undefined) {
+    if (!Number.isInteger(o.batchMax) || o.batchMax < 1 || o.batchMax > 2 ** 20) throw new ValidationError(`batchMax: 1..${2 ** 20}, got ${o.batchMax}`);
+    out.batchMax = o.batchMax;
+  }
+  if (o.budgetUs !== undefined) {
+    if (!Number.isInteger(o.budgetUs) || o.budgetUs < 100 || o.budgetUs > 1_000_000) throw new ValidationError(`budgetUs: 100..1000000, got ${o.budgetUs}`);
+    out.budgetUs = o.budgetUs;
+  }
+  return out;
 }

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { PortCounters, PortInfo } from './types.js';
+import type { DriftReport, MirrorStatus, PortCounters, PortInfo } from './types.js';
 
 export interface NativePort extends PortInfo {
   worker: number;
@@ -71,6 +71,21 @@ export interface NativeDataplane {
   counters(): NativeCounters;
   traceArm(count: number): void;
   traceRead(): NativeTrace[];
+  watchNetns(netns: string, opts: NativeWatchOptions): void;
+  unwatchNetns(netns: string, withdraw: boolean): boolean;
+  watchStatus(): MirrorStatus[];
+  drift(netns: string, maxSamples: number): DriftReport;
+  routeCount(table: number, family: 4 | 6): number;
+}
+
+export interface NativeWatchOptions {
+  rcvbuf?: number;
+  tables?: number[];
+  tableMap?: { kernel: number; dataplane: number }[];
+  ignoreProtocols?: number[];
+  lcpSync?: boolean;
+  batchMax?: number;
+  budgetUs?: number;
 }
 
 interface Addon {

@@ -111,3 +111,76 @@ export interface TraceRecord {
   head: string;
   rxPort: number;
 }
+
+/** Route protocols by name (as in /etc/iproute2/rt_protos), or a number 0..255. */
+export type RouteProtocol = 'kernel' | 'boot' | 'static' | 'ra' | 'dhcp' | 'zebra' | 'bird' | 'bgp' | 'ospf' | 'isis' | number;
+
+export interface WatchOptions {
+  /** Notification socket buffer in bytes (SO_RCVBUFFORCE); default 256 MiB, enough for a full table burst. */
+  rcvbuf?: number;
+  /** Kernel table ids to mirror; default every table except local (255). */
+  tables?: number[];
+  /** Kernel table id -> dataplane table id. main (254) and default (253) map to 0 unless given. */
+  tableMap?: Record<number, number>;
+  /** Route protocols to ignore; default ['kernel'] (connected routes come from addresses). */
+  ignoreProtocols?: RouteProtocol[];
+  /** lcp-sync: push port admin state and MTU set through setPort() to the mirror. */
+  lcpSync?: boolean;
+  /** At most this many changes per batch (default 8192). */
+  batchMax?: number;
+  /** Batch window and longest hold of the dataplane's control lock, in microseconds (default 5000). */
+  budgetUs?: number;
+}
+
+export interface MirrorStatus {
+  netns: string;
+  state: 'starting' | 'syncing' | 'synced' | 'netns-gone' | 'stopped';
+  lastError: string;
+  /** Netlink notifications read. */
+  events: number;
+  /** Batches applied to the dataplane. */
+  batches: number;
+  /** Full dumps (the first one, then one per loss, pair change or mirror coming up). */
+  resyncs: number;
+  /** Times the kernel reported lost notifications (ENOBUFS); each one caused a resync. */
+  lost: number;
+  /** Dumps redone because the kernel flagged them interrupted (NLM_F_DUMP_INTR). */
+  dumpRestarts: number;
+  parseErrors: number;
+  applyErrors: number;
+  /** Route adds/deletes applied to the FIB since the watch started. */
+  routesApplied: number;
+  /** Routes this netns has in the dataplane now. */
+  routesInstalled: number;
+  /** Kernel routes known (mirrored tables/protocols), installed or not. */
+  routesKnown: number;
+  neighbors: number;
+  addresses: number;
+  /** Pairs whose mirror is in this netns. */
+  mirrors: number;
+  /** Unix time (ms) of the last resync, 0 if none. */
+  lastResyncAt: number;
+  lastResyncMs: number;
+  /** Time from reading the first event of the last batch to having applied it. */
+  lagMs: number;
+  maxLagMs: number;
+  /** Receive buffer the kernel granted. */
+  rcvbuf: number;
+}
+
+export interface DriftCounts {
+  kernel: number;
+  dataplane: number;
+  /** In the kernel, not in the dataplane. */
+  missing: number;
+  /** In the dataplane (on this netns's mirrors), not in the kernel. */
+  extra: number;
+  different: number;
+}
+
+export interface DriftReport {
+  routes: DriftCounts;
+  neighbors: DriftCounts;
+  /** A bounded sample, e.g. "missing route 0:10.9.0.0/24". */
+  samples: string[];
+}

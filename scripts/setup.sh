@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for kube-lcp: Debian packages, Node 22 (from the npm
 # registry, as a devDependency: npm scripts then run on it), npm packages, and
-# the build (native addon against Node 22's headers, offline; TypeScript).
+# the build (native addon against Node 22's headers, offline; TypeScript), and
+# the e2e control plane: Debian's etcd, kube-apiserver built from its Go module
+# once per pinned version (cached in .cache/k8s/, skipped when present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   iproute2 iputils-ping ethtool tcpdump iperf3 python3   # lab and tests
   g++ make libmnl-dev libbpf-dev                          # native addon
+  etcd-server openssl                                     # e2e: etcd, test PKI
 )
 
 missing=()
@@ -19,6 +22,10 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian starts an etcd on :2379 where systemd runs; the tests start their own.
+  if [[ " ${missing[*]} " == *" etcd-server "* && -d /run/systemd/system ]]; then
+    systemctl disable --now etcd >/dev/null 2>&1 || true
+  fi
 fi
 
 if [[ ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package-lock.json ]]; then
@@ -28,3 +35,7 @@ fi
 
 echo "setup: building (node $(node_modules/.bin/node --version))"
 npm run --silent build
+
+# kube-apiserver for the e2e tests (test/e2e/apiserver): ~4-6 min on 2 cores the
+# first time (module downloads included), then instant.
+bash scripts/build-apiserver.sh >/dev/null

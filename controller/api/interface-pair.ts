@@ -32,10 +32,17 @@ const portSchema = {
   },
   // A different netdev is a different pair: delete and create instead.
   'x-kubernetes-validations': [
-    { rule: 'self.name == oldSelf.name', message: 'port.name is immutable: delete the pair and create another' },
+    {
+      rule: 'self.name == oldSelf.name',
+      fieldPath: '.name',
+      reason: 'FieldValueForbidden',
+      message: 'is immutable: delete the pair and create another',
+    },
     {
       rule: 'has(self.netns) == has(oldSelf.netns) && (!has(self.netns) || self.netns == oldSelf.netns)',
-      message: 'port.netns is immutable: delete the pair and create another',
+      fieldPath: '.netns',
+      reason: 'FieldValueForbidden',
+      message: 'is immutable: delete the pair and create another',
     },
   ],
 } as const satisfies KubeSchema;
@@ -60,15 +67,24 @@ const mirrorSchema = {
     mac: { ...macSchema, description: "Unicast MAC of a tap mirror, xx:xx:xx:xx:xx:xx; default: the port's." },
   },
   'x-kubernetes-validations': [
-    { rule: "!(has(self.mac) && has(self.kind) && self.kind == 'tun')", message: 'a tun mirror has no MAC address' },
+    {
+      rule: "!(has(self.mac) && has(self.kind) && self.kind == 'tun')",
+      fieldPath: '.mac',
+      reason: 'FieldValueForbidden',
+      message: 'a tun mirror has no MAC address',
+    },
     // Changing these would mean a new device, losing the Linux config on it.
     {
       rule: 'has(self.kind) == has(oldSelf.kind) && (!has(self.kind) || self.kind == oldSelf.kind)',
-      message: 'mirror.kind is immutable: delete the pair and create another',
+      fieldPath: '.kind',
+      reason: 'FieldValueForbidden',
+      message: 'is immutable: delete the pair and create another',
     },
     {
       rule: 'has(self.netns) == has(oldSelf.netns) && (!has(self.netns) || self.netns == oldSelf.netns)',
-      message: 'mirror.netns is immutable: delete the pair and create another',
+      fieldPath: '.netns',
+      reason: 'FieldValueForbidden',
+      message: 'is immutable: delete the pair and create another',
     },
   ],
 } as const satisfies KubeSchema;

@@ -62,11 +62,17 @@ export const netnsSchema = {
   'x-kubernetes-validations': [{ rule: "self != '.' && self != '..'", message: "must not be '.' or '..'" }],
 } as const satisfies KubeSchema;
 
-/** Unicast MAC, colon-separated (the second hex digit even: the group bit clear). */
+/** Unicast MAC, colon-separated. The group bit gets a rule of its own for a message that says so. */
 export const macSchema = {
   type: 'string',
-  pattern: '^[0-9a-fA-F][02468aceACE](:[0-9a-fA-F]{2}){5}$',
+  pattern: '^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$',
   maxLength: 17,
+  'x-kubernetes-validations': [
+    {
+      rule: "self.matches('^.[02468aceACE]')",
+      message: 'must be a unicast MAC address (first octet even), e.g. 02:00:00:00:00:01',
+    },
+  ],
 } as const satisfies KubeSchema;
 
 /** What the dataplane's buffers carry (dataplane/validate.ts checkMtu). */

@@ -17,6 +17,7 @@ type Json = unknown;
 const isObject = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const has = (o: Json, k: string): boolean => isObject(o) && o[k] !== undefined;
 
+
 /** CEL rule text → the same predicate in TypeScript. Transition rules (oldSelf) are the API server's alone. */
 const celTwins: Record<string, (self: Json) => boolean> = {
   "self != '.' && self != '..'": (s) => s !== '.' && s !== '..',
@@ -34,10 +35,16 @@ const celTwins: Record<string, (self: Json) => boolean> = {
       return false;
     }
   },
+  "self.matches('^.[02468aceACE]')": (s) => typeof s === 'string' && /^.[02468aceACE]/.test(s),
   'has(self.nodeName) != has(self.nodeSelector)': (s) => has(s, 'nodeName') !== has(s, 'nodeSelector'),
 };
 
 const isSchemaList = (s: KubeSchema | readonly KubeSchema[]): s is readonly KubeSchema[] => Array.isArray(s);
+
+/** The same words as a rule's CEL messageExpression, where it has one. */
+const celMessageTwins: Record<string, (self: Json) => string> = {
+  'isCIDR(self)': (s) => `'${String(s)}' is not an address with a prefix length, e.g. 10.0.0.1/24`,
+};
 
 function fail(path: string, message: string): never {
   throw new ValidationError(`${path || '<root>'}: ${message}`);
@@ -47,9 +54,11 @@ function checkRules(schema: KubeSchema, value: Json, path: string): void {
   if (typeof schema !== 'object') return;
   for (const r of schema['x-kubernetes-validations'] ?? []) {
     if (/\boldSelf\b/.test(r.rule)) continue;
-    const twin = celTwins[r.rule];
+    const twin = Object.hasOwn(celTwins, r.rule) ? celTwins[r.rule] : undefined;
     if (!twin) fail(path, `no TypeScript twin for CEL rule "${r.rule}" (add one to controller/api/validate.ts)`);
-    if (!twin(value)) fail(path, r.message ?? `'${String(value)}' fails "${r.rule}"`);
+    if (twin(value)) continue;
+    const message = r.message ?? celMessageTwins[r.rule]?.(value) ?? `'${String(value)}' fails "${r.rule}"`;
+    fail(path + (r.fieldPath ?? ''), message);
   }
 }
 
@@ -63,12 +72,15 @@ export function checkSchema(schema: KubeSchema, value: Json, path = ''): void {
     case 'object': {
       if (!isObject(value)) fail(path, 'must be an object');
       const props = schema.properties ?? {};
+      // A key whose value is undefined is absent, as it would be in JSON.
       for (const k of schema.required ?? []) if (value[k] === undefined) fail(path ? `${path}.${k}` : k, 'is required');
       if (schema.maxProperties !== undefined && Object.keys(value).length > schema.maxProperties)
         fail(path, `at most ${schema.maxProperties} entries`);
       for (const [k, v] of Object.entries(value)) {
-        const sub = props[k] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
+        // hasOwn: a key such as "constructor" must not find Object.prototype's.
+        const sub = Object.hasOwn(props, k) ? props[k] : typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined;
         const at = path ? `${path}.${k}` : k;
+        if (v === undefined) continue;
         // Unknown fields are an error (the API server would drop them silently; a file author wants to know).
         if (sub === undefined) {
           if (schema.properties !== undefined || schema.additionalProperties === false) fail(at, 'unknown field');

@@ -64,7 +64,7 @@ describeRoot('dataplane API with ports', () => {
 
   it('dumps connected, receive and neighbour state, and traces packets through the nodes', async () => {
     r = await buildRouter(2);
-    learnNeighbors(r);
+    await learnNeighbors(r);
     const [a, b] = r.peers;
     if (!a || !b) throw new Error('no peers');
     const fib = r.dp.fib(0, 4);

@@ -28,7 +28,7 @@ describeRoot('routed forwarding', () => {
 
   it('forwards IPv4 and IPv6 UDP and TCP between two peers intact, in the dataplane', async () => {
     r = await buildRouter(2);
-    learnNeighbors(r);
+    await learnNeighbors(r);
     const [a, b] = r.peers;
     if (!a || !b) throw new Error('no peers');
     const punted = () => r!.dp.counters().ports.reduce((s, p) => s + p.punts, 0);
@@ -50,7 +50,7 @@ describeRoot('routed forwarding', () => {
 
   it('follows routes set through the API: a route change moves the traffic, a blackhole drops it', async () => {
     r = await buildRouter(3);
-    learnNeighbors(r);
+    await learnNeighbors(r);
     const [a, b, c] = r.peers;
     if (!a || !b || !c) throw new Error('no peers');
     // 192.0.2.1 lives on both b and c; the FIB decides who gets the traffic.
@@ -68,7 +68,7 @@ describeRoot('routed forwarding', () => {
 
   it('spreads flows over two next hops with ECMP', async () => {
     r = await buildRouter(3);
-    learnNeighbors(r);
+    await learnNeighbors(r);
     const [a, b, c] = r.peers;
     if (!a || !b || !c) throw new Error('no peers');
     for (const p of [b, c]) await nsx(p.ns, 'ip', ['addr', 'add', '198.51.100.1/32', 'dev', 'lo']);
@@ -90,7 +90,7 @@ describeRoot('routed forwarding', () => {
     ['two workers (each port on its own worker)', { workers: 2 }],
   ])('forwards IPv4 and IPv6 intact through %s', async (_name, opts) => {
     r = await buildRouter(2, opts);
-    learnNeighbors(r);
+    await learnNeighbors(r);
     const [a, b] = r.peers;
     if (!a || !b) throw new Error('no peers');
     if (opts.workers) expect(new Set(r.dp.ports().map((p) => p.index)).size).toBe(2);

@@ -47,7 +47,7 @@ describeRoot('host path (punt and cross-connect)', () => {
 
   it('punts TTL=1 transit packets so Linux answers with time-exceeded', async () => {
     r = await buildRouter(2);
-    learnNeighbors(r);
+    await learnNeighbors(r);
     const [a, b] = r.peers;
     if (!a || !b) throw new Error('no peers');
     const res = await nsTry(a.ns, 'ping', ['-c', '1', '-t', '1', '-W', '2', b.v4]);
@@ -84,10 +84,10 @@ describeRoot('host path (punt and cross-connect)', () => {
     const first = await nsTry(a.ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', b.v4]);
     expect(first.out).toContain('2 received');
     expect(r.dp.counters().errors.punt_glean).toBeGreaterThanOrEqual(1);
-    // Linux now knows the neighbour; copy it into the dataplane (the netlink
-    // mirror's job) and the same traffic is rewritten and forwarded natively.
+    // Linux now knows the neighbour; once the netlink mirror has copied it
+    // into the dataplane the same traffic is rewritten and forwarded natively.
     expect(await nsx(r.linux, 'ip', ['neigh', 'show', b.v4])).toContain(b.mac);
-    learnNeighbors(r);
+    await learnNeighbors(r);
     const glean = r.dp.counters().errors.punt_glean ?? 0;
     const tx = r.dp.counters().ports.find((x) => x.port === b.port.index)?.txPackets ?? 0;
     const injects = r.dp.counters().ports.find((x) => x.port === b.port.index)?.injects ?? 0;

@@ -39,7 +39,7 @@ describeRoot('malformed frames', () => {
 
   it('counts and drops truncated, bad-IHL, bad-checksum and bad-length packets, then keeps forwarding', async () => {
     r = await buildRouter(2);
-    learnNeighbors(r);
+    await learnNeighbors(r);
     const [a, b] = r.peers;
     if (!a || !b) throw new Error('no peers');
     const eth = (type: string) => a.port.mac.replace(/:/g, '') + a.mac.replace(/:/g, '') + type;

@@ -1,8 +1,8 @@
 // A restarted dataplane re-adopts its mirrors: the TAP persists with the
 // addresses and routes Linux has on it, and forwarding resumes.
 import { Dataplane } from '../../dataplane/dataplane.js';
-import { describeRoot, nsTry, nsx, sh } from '../helpers/lab.js';
-import { buildRouter, teardown, type Router } from '../helpers/router.js';
+import { describeRoot, eventually, nsTry, nsx, sh } from '../helpers/lab.js';
+import { buildRouter, teardown, waitForMirror, type Router } from '../helpers/router.js';
 
 describeRoot('restart', () => {
   let r: Router | undefined;
@@ -25,7 +25,10 @@ describeRoot('restart', () => {
     const pair = r.dp.createPair(port.index, { name: p.tap, netns: r.linux });
     expect(pair.adopted).toBe(true);
     r.dp.setPort(port.index, { up: true });
-    r.dp.addAddress(port.index, `${p.gw4}/24`);
+    // The mirror resyncs from Linux: the address and the route come back by themselves.
+    r.dp.watchNetns(r.linux);
+    await waitForMirror(r.dp, r.linux, [`${p.gw4}/32`]);
+    expect(await eventually(() => r!.dp.fib(0, 4).some((e) => e.prefix === '203.0.113.0/24' && e.source === 'route'))).toBe(true);
     const addrs = await nsx(r.linux, 'ip', ['-o', 'addr', 'show', 'dev', p.tap]);
     expect(addrs).toContain(`${p.gw4}/24`);
     expect(await nsx(r.linux, 'ip', ['route', 'show', '203.0.113.0/24'])).toContain(p.v4);

@@ -4,10 +4,15 @@
 #include <napi.h>
 
 #include <cstring>
+#include <map>
 #include <memory>
 
 #include "addon/convert.h"
 #include "dataplane/dataplane.h"
+#include "io/netns.h"
+#include "linux_nl/drift.h"
+#include "linux_nl/lcp_sync.h"
+#include "linux_nl/watcher.h"
 
 namespace lcp::addon {
 namespace {
@@ -141,7 +146,12 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
          InstanceMethod<&NativeDataplane::Adjacencies>("adjacencies"),
          InstanceMethod<&NativeDataplane::Counters>("counters"),
          InstanceMethod<&NativeDataplane::TraceArm>("traceArm"),
-         InstanceMethod<&NativeDataplane::TraceRead>("traceRead")});
+         InstanceMethod<&NativeDataplane::TraceRead>("traceRead"),
+         InstanceMethod<&NativeDataplane::WatchNetns>("watchNetns"),
+         InstanceMethod<&NativeDataplane::UnwatchNetns>("unwatchNetns"),
+         InstanceMethod<&NativeDataplane::WatchStatus>("watchStatus"),
+         InstanceMethod<&NativeDataplane::Drift>("drift"),
+         InstanceMethod<&NativeDataplane::RouteCount>("routeCount")});
   }
 
   explicit NativeDataplane(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeDataplane>(info) {
@@ -166,6 +176,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
+    watchers_.clear();  // threads that call into the dataplane stop first
     dp_.reset();  // stops workers, gives ports back to the kernel; mirrors persist
     return info.Env().Undefined();
   }
@@ -197,6 +208,14 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
       if (!mac.empty()) patch.mac = parse_mac(mac);
       patch.table = get_uint(o, "table", 0, 0xffffffffu);
       dp(info.Env()).set_port(port, patch);
+      // lcp-sync: push what was set here to the mirror, if its netns asks for it.
+      if (patch.up || patch.mtu)
+        for (const PortView& v : dp(info.Env()).ports()) {
+          if (v.index != port || !v.has_pair) continue;
+          auto w = watchers_.find(v.mirror_netns);
+          if (w != watchers_.end() && w->second->options().lcp_sync)
+            linux_nl::push_to_mirror(v.mirror_netns, v.mirror_name, patch.up, patch.mtu);
+        }
       return info.Env().Undefined();
     });
   }
@@ -436,6 +455,149 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
     });
   }
 
+  // watchNetns(netns, {rcvbuf?, tables?, tableMap?: [{kernel, dataplane}], ignoreProtocols?, lcpSync?, batchMax?, budgetUs?})
+  Napi::Value WatchNetns(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const Napi::Env env = info.Env();
+      linux_nl::WatchOptions o;
+      o.netns = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+      if (info.Length() > 0 && !info[0].IsString()) throw Napi::TypeError::New(env, "netns must be a string");
+      if (watchers_.count(o.netns)) throw Napi::Error::New(env, io::netns_label(o.netns) + " is already watched");
+      if (info.Length() > 1 && info[1].IsObject()) {
+        Napi::Object opt = info[1].As<Napi::Object>();
+        o.rcvbuf = get_uint(opt, "rcvbuf", 4096, 2047u << 20).value_or(o.rcvbuf);
+        o.batch_max = get_uint(opt, "batchMax", 1, 1u << 20).value_or(o.batch_max);
+        o.budget_us = get_uint(opt, "budgetUs", 100, 1000000).value_or(o.budget_us);
+        o.lcp_sync = get_bool(opt, "lcpSync").value_or(false);
+        auto uints = [&](const char* key, uint32_t max) {
+          std::vector<uint32_t> out;
+          Napi::Value v = opt.Get(key);
+          if (v.IsUndefined() || v.IsNull()) return out;
+          if (!v.IsArray()) throw Napi::TypeError::New(env, std::string(key) + " must be an array");
+          Napi::Array a = v.As<Napi::Array>();
+          for (uint32_t i = 0; i < a.Length(); ++i) {
+            Napi::Value e = a.Get(i);
+            if (!e.IsNumber()) throw Napi::TypeError::New(env, std::string(key) + " must hold numbers");
+            const double d = e.As<Napi::Number>().DoubleValue();
+            if (d != double(int64_t(d)) || d < 0 || d > max)
+              throw Napi::RangeError::New(env, std::string(key) + "[" + std::to_string(i) + "] must be 0.." + std::to_string(max));
+            out.push_back(uint32_t(d));
+          }
+          return out;
+        };
+        o.mirror.tables = uints("tables", 0xffffffffu);
+        if (!opt.Get("ignoreProtocols").IsUndefined()) {
+          o.mirror.ignore_protocols.clear();
+          for (uint32_t p : uints("ignoreProtocols", 255)) o.mirror.ignore_protocols.push_back(uint8_t(p));
+        }
+        Napi::Value tm = opt.Get("tableMap");
+        if (!tm.IsUndefined() && !tm.IsNull()) {
+          if (!tm.IsArray()) throw Napi::TypeError::New(env, "tableMap must be an array");
+          Napi::Array a = tm.As<Napi::Array>();
+          for (uint32_t i = 0; i < a.Length(); ++i) {
+            Napi::Value e = a.Get(i);
+            if (!e.IsObject()) throw Napi::TypeError::New(env, "tableMap entries must be objects");
+            Napi::Object eo = e.As<Napi::Object>();
+            const auto k = get_uint(eo, "kernel", 0, 0xffffffffu);
+            const auto d = get_uint(eo, "dataplane", 0, 0xffffffffu);
+            if (!k || !d) throw Napi::TypeError::New(env, "tableMap entries need kernel and dataplane");
+            o.mirror.table_map.emplace_back(*k, *d);
+          }
+        }
+      }
+      const std::string netns = o.netns;
+      auto w = std::make_unique<linux_nl::Watcher>(dp(env), std::move(o));
+      watchers_.emplace(netns, std::move(w));
+      return env.Undefined();
+    });
+  }
+
+  // unwatchNetns(netns, withdraw): false if it was not watched.
+  Napi::Value UnwatchNetns(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const std::string netns = arg_string(info, 0, "netns");
+      const bool withdraw = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+      auto it = watchers_.find(netns);
+      if (it == watchers_.end()) return Napi::Boolean::New(info.Env(), false);
+      it->second->stop(withdraw);
+      watchers_.erase(it);
+      return Napi::Boolean::New(info.Env(), true);
+    });
+  }
+
+  Napi::Value WatchStatus(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const Napi::Env env = info.Env();
+      Napi::Array a = Napi::Array::New(env, watchers_.size());
+      uint32_t i = 0;
+      for (const auto& [netns, w] : watchers_) {
+        const linux_nl::WatchStatus s = w->status();
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("netns", s.netns);
+        o.Set("state", s.state);
+        o.Set("lastError", s.last_error);
+        o.Set("events", double(s.events));
+        o.Set("batches", double(s.batches));
+        o.Set("resyncs", double(s.resyncs));
+        o.Set("lost", double(s.lost));
+        o.Set("dumpRestarts", double(s.dump_restarts));
+        o.Set("parseErrors", double(s.parse_errors));
+        o.Set("applyErrors", double(s.apply_errors));
+        o.Set("routesApplied", double(s.routes_applied));
+        o.Set("routesInstalled", double(s.routes_installed));
+        o.Set("routesKnown", double(s.routes_known));
+        o.Set("neighbors", double(s.neighbors));
+        o.Set("addresses", double(s.addresses));
+        o.Set("mirrors", double(s.mirrors));
+        o.Set("lastResyncAt", s.last_resync_at_ms);
+        o.Set("lastResyncMs", s.last_resync_ms);
+        o.Set("lagMs", s.lag_ms);
+        o.Set("maxLagMs", s.max_lag_ms);
+        o.Set("rcvbuf", double(s.rcvbuf));
+        a.Set(i++, o);
+      }
+      return a;
+    });
+  }
+
+  // drift(netns, maxSamples)
+  Napi::Value Drift(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const Napi::Env env = info.Env();
+      const std::string netns = arg_string(info, 0, "netns");
+      const uint32_t max = info.Length() > 1 ? arg_uint(info, 1, "maxSamples", 10000) : 20;
+      auto it = watchers_.find(netns);
+      if (it == watchers_.end()) throw Napi::Error::New(env, io::netns_label(netns) + " is not watched");
+      const linux_nl::DriftReport r = linux_nl::check_drift(dp(env), netns, it->second->options().mirror, max);
+      auto counts = [&](const linux_nl::DriftCounts& c) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("kernel", double(c.kernel));
+        o.Set("dataplane", double(c.dataplane));
+        o.Set("missing", double(c.missing));
+        o.Set("extra", double(c.extra));
+        o.Set("different", double(c.different));
+        return o;
+      };
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("routes", counts(r.routes));
+      o.Set("neighbors", counts(r.neighbors));
+      Napi::Array s = Napi::Array::New(env, r.samples.size());
+      for (size_t i = 0; i < r.samples.size(); ++i) s.Set(uint32_t(i), r.samples[i]);
+      o.Set("samples", s);
+      return o;
+    });
+  }
+
+  // routeCount(table, family): cheap, for progress and benchmarks.
+  Napi::Value RouteCount(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const uint32_t table = arg_uint(info, 0, "table");
+      const uint32_t fam = arg_uint(info, 1, "family", 6);
+      if (fam != 4 && fam != 6) throw Napi::RangeError::New(info.Env(), "family must be 4 or 6");
+      return Napi::Number::New(info.Env(), double(dp(info.Env()).route_count(table, fam == 4 ? fib::Family::Ip4 : fib::Family::Ip6)));
+    });
+  }
+
   // "10.0.0.1/24": the address keeps its host bits; the length says the subnet.
   static fib::Prefix parse_interface_address(const std::string& s) {
     const auto slash = s.find('/');
@@ -451,6 +613,8 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
   }
 
   std::unique_ptr<Dataplane> dp_;
+  // Declared after dp_: destroyed (threads joined) before the dataplane.
+  std::map<std::string, std::unique_ptr<linux_nl::Watcher>> watchers_;
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -196,6 +196,12 @@ PortView Dataplane::create_pair(uint32_t port, const MirrorSpec& spec) {
   MirrorRequest req{spec.name, spec.netns, kind == "tun", spec.mac ? spec.mac : std::optional(p.mac),
                     spec.mtu.value_or(p.mtu), cfg_.owner_tag};
   p.mirror = open_mirror(req);
+  // Peers address the mirror's MAC: when the pair sets one, the port's
+  // dataplane MAC (accepted dst, rewrite src) follows it.
+  if (spec.mac && *spec.mac != p.mac) {
+    p.mac = *spec.mac;
+    fib_->port_set(port, l2_of(p));
+  }
   p.mirror_name = spec.name;
   p.mirror_netns = spec.netns;
   p.mirror_kind = kind;
