@@ -53,6 +53,23 @@ export class Dataplane {
     return toPortInfo(this.native.addPort({ name: spec.name, netns, driver: spec.driver ?? 'auto' }));
   }
 
+  /**
+   * A sub-port (VLAN) of `parent`: receives what the parent receives with this
+   * outer tag, sends through the parent with it, punts to the parent's mirror
+   * with the tag intact (for a VLAN device there). Starts up, in the parent's table.
+   */
+  addSubPort(parent: number, vlan: number, opts: { tpid?: 'dot1q' | 'dot1ad' } = {}): PortInfo {
+    if (!Number.isInteger(parent) || parent < 0) throw new ValidationError(`parent: a port index, got ${parent}`);
+    if (!Number.isInteger(vlan) || vlan < 1 || vlan > 4094) throw new ValidationError(`vlan: 1..4094, got ${vlan}`);
+    const tpid = opts.tpid ?? 'dot1q';
+    if (tpid !== 'dot1q' && tpid !== 'dot1ad') throw new ValidationError(`tpid: 'dot1q' or 'dot1ad', got ${String(tpid)}`);
+    return toPortInfo(this.native.addSubPort(parent, vlan, tpid === 'dot1q' ? 0x8100 : 0x88a8));
+  }
+
+  removeSubPort(index: number): void {
+    this.native.removeSubPort(index);
+  }
+
   removePort(index: number): void {
     this.native.removePort(index);
   }
@@ -218,6 +235,7 @@ function toPortInfo(p: NativePort): PortInfo {
     pointToPoint: p.pointToPoint,
     adminUp: p.adminUp,
     table: p.table,
+    ...(p.parent !== undefined ? { parent: p.parent, vlan: p.vlan, tpid: p.tpid === 0x88a8 ? 'dot1ad' as const : 'dot1q' as const } : {}),
   };
 }
 
@@ -271,6 +289,16 @@ function toNativeWatch(o: WatchOptions): NativeWatchOptions {
   if (o.budgetUs !== undefined) {
     if (!Number.isInteger(o.budgetUs) || o.budgetUs < 100 || o.budgetUs > 1_000_000) throw new ValidationError(`budgetUs: 100..1000000, got ${o.budgetUs}`);
     out.budgetUs = o.budgetUs;
+  }
+  if (o.driftIntervalMs !== undefined) {
+    if (!Number.isInteger(o.driftIntervalMs) || o.driftIntervalMs < 0 || o.driftIntervalMs > 86_400_000)
+      throw new ValidationError(`driftIntervalMs: 0 (off)..86400000, got ${o.driftIntervalMs}`);
+    out.driftIntervalMs = o.driftIntervalMs;
+  }
+  if (o.driftSamples !== undefined) {
+    if (!Number.isInteger(o.driftSamples) || o.driftSamples < 0 || o.driftSamples > 1000)
+      throw new ValidationError(`driftSamples: 0..1000, got ${o.driftSamples}`);
+    out.driftSamples = o.driftSamples;
   }
   return out;
 }

@@ -7,9 +7,10 @@ import { fileURLToPath } from 'node:url';
 
 import type { DriftReport, MirrorStatus, PortCounters, PortInfo } from './types.js';
 
-export interface NativePort extends PortInfo {
+export interface NativePort extends Omit<PortInfo, 'tpid'> {
   worker: number;
-  mirror?: { name: string; netns: string; kind: 'tap' | 'tun'; ifindex: number; adopted: boolean };
+  tpid?: number;
+  mirror?: { name: string; netns: string; kind: 'tap' | 'tun' | 'vlan'; ifindex: number; adopted: boolean };
 }
 
 export interface NativeRoute {
@@ -53,6 +54,8 @@ export interface NativeDataplane {
   close(): void;
   addPort(spec: { name: string; netns?: string; driver?: string }): NativePort;
   removePort(index: number): void;
+  addSubPort(parent: number, vlan: number, tpid: number): NativePort;
+  removeSubPort(index: number): void;
   setPort(index: number, patch: { up?: boolean; mtu?: number; mac?: string; table?: number }): void;
   ports(): NativePort[];
   createPair(port: number, spec: { name: string; netns?: string; kind?: string; mtu?: number; mac?: string }): NativePort;
@@ -86,6 +89,8 @@ export interface NativeWatchOptions {
   lcpSync?: boolean;
   batchMax?: number;
   budgetUs?: number;
+  driftIntervalMs?: number;
+  driftSamples?: number;
 }
 
 interface Addon {

@@ -26,6 +26,7 @@ export interface PortInfo {
   index: number;
   name: string;
   netns: string;
+  /** A sub-port (VLAN) reports its parent's driver and ifindex 0 (no netdev of its own). */
   driver: 'af_packet' | 'af_xdp';
   ifindex: number;
   mac: string;
@@ -33,6 +34,10 @@ export interface PortInfo {
   pointToPoint: boolean;
   adminUp: boolean;
   table: number;
+  /** Sub-ports only: the parent port and the outer tag. */
+  parent?: number;
+  vlan?: number;
+  tpid?: 'dot1q' | 'dot1ad';
 }
 
 export interface MirrorSpec {
@@ -52,7 +57,8 @@ export interface PairInfo {
   port: number;
   mirrorName: string;
   mirrorNetns: string;
-  mirrorKind: MirrorKind;
+  /** 'vlan': a sub-port paired with a Linux VLAN device on its parent's mirror (auto sub-interfaces). */
+  mirrorKind: MirrorKind | 'vlan';
   mirrorIfindex: number;
   /** True when an existing mirror of ours was re-adopted instead of created. */
   adopted: boolean;
@@ -130,6 +136,14 @@ export interface WatchOptions {
   batchMax?: number;
   /** Batch window and longest hold of the dataplane's control lock, in microseconds (default 5000). */
   budgetUs?: number;
+  /**
+   * Run the drift check every this many ms on a native thread of its own (not
+   * the JS thread, not the watcher's); the last result is in mirrorStatus().drift.
+   * Default 0 = off (drift() still works on demand).
+   */
+  driftIntervalMs?: number;
+  /** Samples kept in the periodic drift result (default 10). */
+  driftSamples?: number;
 }
 
 export interface MirrorStatus {
@@ -166,6 +180,20 @@ export interface MirrorStatus {
   maxLagMs: number;
   /** Receive buffer the kernel granted. */
   rcvbuf: number;
+  /** The last periodic drift check (WatchOptions.driftIntervalMs), null before the first one or when off. */
+  drift: PeriodicDrift | null;
+}
+
+export interface PeriodicDrift extends DriftReport {
+  /** Checks run so far. */
+  checks: number;
+  /** Unix time (ms) the last one finished. */
+  at: number;
+  tookMs: number;
+  /** No netlink notification arrived while it ran: a difference is real, not a change in flight. */
+  settled: boolean;
+  /** Why the check itself failed ('' if it ran). */
+  error: string;
 }
 
 export interface DriftCounts {

@@ -3,7 +3,7 @@
 # registry, as a devDependency: npm scripts then run on it), npm packages, and
 # the build (native addon against Node 22's headers, offline; TypeScript), and
 # the e2e control plane: Debian's etcd, kube-apiserver built from its Go module
-# once per pinned version (cached in .cache/k8s/, skipped when present).
+# once per pinned version (cached in ~/.cache/kube-lcp/k8s/, skipped when present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ APT_PACKAGES=(
   iproute2 iputils-ping ethtool tcpdump iperf3 python3   # lab and tests
   g++ make libmnl-dev libbpf-dev                          # native addon
   etcd-server openssl                                     # e2e: etcd, test PKI
+  bird2                                                   # routing daemon test (run per netns by the test)
 )
 
 missing=()
@@ -25,6 +26,10 @@ if ((${#missing[@]})); then
   # Debian starts an etcd on :2379 where systemd runs; the tests start their own.
   if [[ " ${missing[*]} " == *" etcd-server "* && -d /run/systemd/system ]]; then
     systemctl disable --now etcd >/dev/null 2>&1 || true
+  fi
+  # Likewise Debian's bird: test/dataplane/bird.test.ts runs its own per netns.
+  if [[ " ${missing[*]} " == *" bird2 "* && -d /run/systemd/system ]]; then
+    systemctl disable --now bird >/dev/null 2>&1 || true
   fi
 fi
 

@@ -191,7 +191,7 @@ export const interfacePairResource = {
   plural: 'interfacepairs',
   singular: 'interfacepair',
   shortNames: ['lip'],
-  categories: ['lcp'],
+  categories: ['kubelcp'],
   schema: interfacePairSchema,
   printerColumns: [
     { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },

@@ -123,7 +123,7 @@ export const linuxControlPlaneResource = {
   plural: 'linuxcontrolplanes',
   singular: 'linuxcontrolplane',
   shortNames: ['lcp'],
-  categories: ['lcp'],
+  categories: ['kubelcp'],
   schema: linuxControlPlaneSchema,
   printerColumns: [
     { name: 'Priority', type: 'integer', jsonPath: '.spec.priority' },

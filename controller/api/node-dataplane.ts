@@ -153,7 +153,7 @@ export const nodeDataplaneResource = {
   plural: 'nodedataplanes',
   singular: 'nodedataplane',
   shortNames: ['ndp'],
-  categories: ['lcp'],
+  categories: ['kubelcp'],
   schema: nodeDataplaneSchema,
   printerColumns: [
     { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },

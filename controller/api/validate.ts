@@ -39,6 +39,11 @@ const celTwins: Record<string, (self: Json) => boolean> = {
   'has(self.nodeName) != has(self.nodeSelector)': (s) => has(s, 'nodeName') !== has(s, 'nodeSelector'),
 };
 
+/** Whether the agent can check a CEL rule itself (transition rules are the API server's alone). */
+export function hasCelTwin(rule: string): boolean {
+  return /\boldSelf\b/.test(rule) || Object.hasOwn(celTwins, rule);
+}
+
 const isSchemaList = (s: KubeSchema | readonly KubeSchema[]): s is readonly KubeSchema[] => Array.isArray(s);
 
 /** The same words as a rule's CEL messageExpression, where it has one. */

@@ -6,7 +6,7 @@
 // process's peak RSS, and notifications lost (must be 0).
 // Flags: --mirror-routes=N (IPv4 routes, default 1000000; IPv6 = N/5).
 import { execFileSync } from 'node:child_process';
-import { unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -15,15 +15,37 @@ import { Lab, nsx, sh, uniq } from '../../controller/lab/netns.js';
 import { onCleanup } from './cleanup.js';
 import type { BenchSection, Metric, SectionResult } from './sections.js';
 
+/**
+ * The ip -batch file, written in chunks: the 1.2M lines are never all in
+ * memory, so the process's RSS is the dataplane's (FIB + mirror), not the
+ * generator's.
+ */
 function batchFile(n4: number, n6: number, gw4: string, gw6: string): string {
   const file = join(tmpdir(), `kube-lcp-mirror-${process.pid}.batch`);
-  const lines: string[] = new Array(n4 + n6);
-  // 11.0.0.0/24 .. 26.x: distinct /24s that avoid the lab's 10.0.0.0/24.
-  for (let i = 0; i < n4; i++) lines[i] = `route add ${11 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.0/24 via ${gw4}`;
-  for (let i = 0; i < n6; i++) lines[n4 + i] = `route add 2a00:${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}::/48 via ${gw6}`;
-  writeFileSync(file, lines.join('\n') + '\n');
+  const fd = openSync(file, 'w');
+  try {
+    let chunk: string[] = [];
+    const flush = (): void => {
+      writeSync(fd, chunk.join('\n') + '\n');
+      chunk = [];
+    };
+    // 11.0.0.0/24 .. 26.x: distinct /24s that avoid the lab's 10.0.0.0/24.
+    for (let i = 0; i < n4; i++) {
+      chunk.push(`route add ${11 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.0/24 via ${gw4}`);
+      if (chunk.length === 16384) flush();
+    }
+    for (let i = 0; i < n6; i++) {
+      chunk.push(`route add 2a00:${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}::/48 via ${gw6}`);
+      if (chunk.length === 16384) flush();
+    }
+    if (chunk.length) flush();
+  } finally {
+    closeSync(fd);
+  }
   return file;
 }
+
+const rssMiB = (): number => process.memoryUsage.rss() / (1 << 20);
 
 export const mirrorSection: BenchSection = {
   name: 'mirror',
@@ -60,6 +82,7 @@ export const mirrorSection: BenchSection = {
       const want = n4 + n6;
       const count = (): number => dp!.routeCount(0, 4) + dp!.routeCount(0, 6);
       const rssBefore = process.resourceUsage().maxRSS / 1024;
+      const rssLoadStart = rssMiB();
 
       opts.log('mirror: loading the kernel with ip -batch');
       const t0 = performance.now();
@@ -77,7 +100,10 @@ export const mirrorSection: BenchSection = {
       await load;
       if (!equalAt) throw new Error(`dataplane holds ${count()} of ${want} routes after 600 s`);
       const st = dp.mirrorStatus()[0];
+      const rssSynced = rssMiB();
+      const peakBeforeDrift = process.resourceUsage().maxRSS / 1024;
       const drift = dp.drift(linux, 5);
+      const peakAfterDrift = process.resourceUsage().maxRSS / 1024;
       // Mirror-bound rate: a cold start (withdraw, watch again) on the full
       // table is paced by the mirror's dump + FIB, not by the kernel's inserts.
       dp.unwatchNetns(linux);
@@ -101,6 +127,12 @@ export const mirrorSection: BenchSection = {
         mirror_cold_sync_routes_per_second: Math.round(want / coldS),
         mirror_peak_rss_mib: Math.round(rssPeak),
         mirror_rss_before_mib: Math.round(rssBefore),
+        // The dataplane's own share: RSS growth from an empty FIB to the full
+        // table held in the FIB and the mirror's shadow (the batch file is
+        // streamed to disk, ip -batch is another process).
+        mirror_rss_growth_full_table_mib: Math.round(rssSynced - rssLoadStart),
+        mirror_peak_rss_before_drift_mib: Math.round(peakBeforeDrift),
+        mirror_peak_rss_after_drift_mib: Math.round(peakAfterDrift),
         mirror_events: st?.events ?? null,
         mirror_events_lost: st?.lost ?? null,
         mirror_resyncs: st?.resyncs ?? null,

@@ -1,6 +1,7 @@
 // The agent's own validation (controller/api/validate.ts): the schema and its
 // CEL rules, applied to objects that never passed an API server.
-import { parseInterfacePair, parseLinuxControlPlane, parseNodeDataplane, ValidationError } from '../../controller/api/validate.js';
+import { hasCelTwin, parseInterfacePair, parseLinuxControlPlane, parseNodeDataplane, ValidationError } from '../../controller/api/validate.js';
+import { resources } from '../../controller/api/crds.js';
 import type { InterfacePair } from '../../controller/api/interface-pair.js';
 
 const pair = (spec: Record<string, unknown>, name = 'p1'): Record<string, unknown> => ({
@@ -94,5 +95,22 @@ describe('LinuxControlPlane and NodeDataplane validation in the agent', () => {
     expect(() => parseNodeDataplane(ndp({ pairsTotal: 1, conditions: [cond] }))).not.toThrow();
     expect(() => parseNodeDataplane(ndp({ conditions: [cond, cond] }))).toThrow(/duplicate entry/);
     expect(() => parseNodeDataplane(ndp({ conditions: [{ ...cond, status: 'Maybe' }] }))).toThrow(/status: must be one of/);
+  });
+});
+
+describe('CEL rules', () => {
+  it('each has a TypeScript twin, so the agent checks what the API server checks', () => {
+    const rules: string[] = [];
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) return v.forEach(walk);
+      if (typeof v !== 'object' || v === null) return;
+      for (const [k, sub] of Object.entries(v)) {
+        if (k === 'x-kubernetes-validations') for (const r of sub as { rule: string }[]) rules.push(r.rule);
+        else walk(sub);
+      }
+    };
+    resources.forEach((r) => walk(r.schema));
+    expect(rules.length).toBeGreaterThan(5);
+    expect(rules.filter((r) => !hasCelTwin(r))).toEqual([]);
   });
 });

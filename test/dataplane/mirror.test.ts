@@ -178,6 +178,25 @@ describeRoot('netlink mirror', () => {
     expect(d.samples).toContain('extra route 0:192.0.2.0/24');
   });
 
+  it('checks drift periodically on its own thread and reports the last result in mirrorStatus()', async () => {
+    r = await buildRouter(1);
+    const [p] = r.peers;
+    if (!p) throw new Error('no peer');
+    r.dp.unwatchNetns(r.linux, { withdraw: false });
+    expect(r.dp.mirrorStatus()).toEqual([]);
+    r.dp.watchNetns(r.linux, { driftIntervalMs: 100, driftSamples: 3 });
+    const drift = () => r!.dp.mirrorStatus()[0]?.drift ?? null;
+    expect(await eventually(() => (drift()?.checks ?? 0) >= 1)).toBe(true);
+    expect(drift()).toMatchObject({ error: '', routes: { missing: 0, extra: 0, different: 0 } });
+    // A route added behind the mirror's back is noticed without anyone asking.
+    r.dp.addRoute({ prefix: '192.0.2.0/24', paths: [{ port: p.port.index, via: p.v4 }] });
+    expect(await eventually(() => drift()?.routes.extra === 1 && drift()?.settled === true)).toBe(true);
+    expect(drift()?.samples).toEqual(['extra route 0:192.0.2.0/24']);
+    r.dp.removeRoute(0, '192.0.2.0/24');
+    expect(await eventually(() => drift()?.routes.extra === 0)).toBe(true);
+    expect(() => r!.dp.watchNetns('x', { driftIntervalMs: -1 })).toThrow(/driftIntervalMs/);
+  });
+
   it('withdraws a deleted mirror\'s state and unpairs it, without a crash', async () => {
     r = await buildRouter(2);
     await learnNeighbors(r);

@@ -215,7 +215,18 @@ describe('printer columns', () => {
   });
 
   it('show per-node pairs, routes and restarts for `kubectl get ndp`', async () => {
-    const t = await table(clusterPath(GROUP, VERSION, 'nodedataplanes', `node-a-${run}`));
+    const name = `columns-${run}`;
+    const ndp: NodeDataplane = { apiVersion: 'lcp.kubelcp.io/v1alpha1', kind: 'NodeDataplane', metadata: { name } };
+    await apply(ndp);
+    const status: NodeDataplane['status'] = {
+      pairsTotal: 2,
+      pairsReady: 1,
+      routes: 42,
+      conditions: [{ type: 'Ready', status: 'False', reason: 'PairsNotReady', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }],
+    };
+    const path = clusterPath(GROUP, VERSION, 'nodedataplanes', name);
+    await applyObject(cluster.adminConfig(), `${path}/status`, { ...ndp, status }, 'kube-lcp-agent');
+    const t = await table(path);
     expect(t.columnDefinitions.map((c) => c.name)).toEqual(
       ['Name', 'Ready', 'Pairs-Ready', 'Pairs', 'Routes', 'Last-Sync', 'Restarts', 'Version', 'Age'],
     );

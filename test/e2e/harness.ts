@@ -19,6 +19,15 @@ import { freePort, Proc, sleep } from './procs.js';
 export const STARTUP_TIMEOUT_MS = 40 * 60_000;
 export const FIELD_MANAGER = 'kube-lcp-e2e';
 
+export interface RestartOptions {
+  /**
+   * Runs while the apiserver is down, with an admin kubeconfig for a second
+   * apiserver on the same etcd; etcd is compacted afterwards, so clients of
+   * the first come back to a 410 for their old resourceVersions.
+   */
+  whileDown?: (kc: KubeConfig) => Promise<void>;
+}
+
 export interface TestCluster {
   /** Path of an admin kubeconfig. */
   readonly kubeconfigPath: string;
@@ -29,7 +38,7 @@ export interface TestCluster {
   /** A kubeconfig for an ordinary user (subject to RBAC); local clusters only. */
   userConfig(name: string, groups?: string[]): KubeConfig;
   /** Stops kube-apiserver and starts it again on the same port and etcd; local clusters only. */
-  restartApiServer(): Promise<void>;
+  restartApiServer(opts?: RestartOptions): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -137,12 +146,18 @@ class LocalCluster implements TestCluster {
   }
 
   private async startApiServer(): Promise<void> {
+    this.apiserver = await this.launchApiServer(this.port, 'kube-apiserver');
+  }
+
+  /** One kube-apiserver on `port` over our etcd; resolves once /readyz answers 200. */
+  private async launchApiServer(port: number, name: string): Promise<Proc> {
+    const server = `https://127.0.0.1:${port}`;
     const args = [
       `--etcd-servers=${this.etcdUrl}`,
       `--bind-address=127.0.0.1`,
       `--advertise-address=127.0.0.1`,
-      `--secure-port=${this.port}`,
-      `--cert-dir=${join(this.dir, 'apiserver-certs')}`,
+      `--secure-port=${port}`,
+      `--cert-dir=${join(this.dir, `${name}-certs`)}`,
       `--tls-cert-file=${this.pki.servingCert}`,
       `--tls-private-key-file=${this.pki.servingKey}`,
       `--client-ca-file=${this.pki.caCert}`,
@@ -156,20 +171,26 @@ class LocalCluster implements TestCluster {
       `--service-account-signing-key-file=${this.pki.saKey}`,
       '--v=1',
     ];
-    this.apiserver = new Proc('kube-apiserver', this.apiserverBin, args, join(this.dir, 'kube-apiserver.log'));
-    await this.waitReady(90_000);
+    const proc = new Proc(name, this.apiserverBin, args, join(this.dir, `${name}.log`));
+    try {
+      await this.waitReady(proc, server, 90_000);
+    } catch (err) {
+      await proc.stop();
+      throw err;
+    }
+    return proc;
   }
 
-  private async waitReady(timeoutMs: number): Promise<void> {
+  private async waitReady(proc: Proc, server: string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let code = 0;
     while (Date.now() < deadline) {
-      if (!this.apiserver?.running) throw new Error(`kube-apiserver exited:\n${this.apiserver?.tail()}`);
-      code = await probe(`${this.server}/readyz`, this.caPem, this.admin.cert, this.admin.key);
+      if (!proc.running) throw new Error(`${proc.name} exited:\n${proc.tail()}`);
+      code = await probe(`${server}/readyz`, this.caPem, this.admin.cert, this.admin.key);
       if (code === 200) return;
       await sleep(250);
     }
-    throw new Error(`kube-apiserver not ready after ${timeoutMs} ms (last /readyz: ${code}):\n${this.apiserver?.tail()}`);
+    throw new Error(`${proc.name} not ready after ${timeoutMs} ms (last /readyz: ${code}):\n${proc.tail()}`);
   }
 
   adminConfig(): KubeConfig {
@@ -185,8 +206,23 @@ class LocalCluster implements TestCluster {
     return kc;
   }
 
-  async restartApiServer(): Promise<void> {
+  async restartApiServer(opts: RestartOptions = {}): Promise<void> {
     await this.apiserver?.stop();
+    if (opts.whileDown) {
+      // A second apiserver over the same etcd (as in an HA control plane) makes
+      // changes the first one's watchers cannot see ...
+      const port = await freePort();
+      const other = await this.launchApiServer(port, 'kube-apiserver-2');
+      try {
+        const kc = new KubeConfig();
+        kc.loadFromString(kubeconfigYaml(`https://127.0.0.1:${port}`, this.caPem, 'kube-lcp-admin', this.admin.cert, this.admin.key));
+        await opts.whileDown(kc);
+      } finally {
+        await other.stop();
+      }
+      // ... and compacting etcd makes every resourceVersion they hold too old (410 Gone).
+      await compactEtcd(this.etcdUrl);
+    }
     await this.startApiServer();
   }
 
@@ -198,6 +234,19 @@ class LocalCluster implements TestCluster {
       rmSync(this.dir, { recursive: true, force: true });
     }
   }
+}
+
+/** Compacts etcd's history up to its current revision (etcd's JSON gateway). */
+async function compactEtcd(etcdUrl: string): Promise<void> {
+  const post = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
+    const res = await fetch(`${etcdUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`etcd ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as Record<string, unknown>;
+  };
+  const range = await post('/v3/kv/range', { key: Buffer.from('/').toString('base64') });
+  const revision = (range.header as { revision?: string } | undefined)?.revision;
+  if (!revision) throw new Error('etcd: no revision in range response');
+  await post('/v3/kv/compaction', { revision, physical: true });
 }
 
 async function startEtcd(dir: string): Promise<{ proc: Proc; url: string }> {

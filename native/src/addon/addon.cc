@@ -80,6 +80,11 @@ Napi::Object port_object(const Napi::Env& env, const PortView& p) {
   o.Set("adminUp", p.admin_up);
   o.Set("table", p.table);
   o.Set("worker", p.worker);
+  if (p.parent != kInvalidIndex) {
+    o.Set("parent", p.parent);
+    o.Set("vlan", p.vlan);
+    o.Set("tpid", p.tpid);
+  }
   if (p.has_pair) {
     Napi::Object m = Napi::Object::New(env);
     m.Set("name", p.mirror_name);
@@ -129,6 +134,8 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
         {InstanceMethod<&NativeDataplane::Close>("close"),
          InstanceMethod<&NativeDataplane::AddPort>("addPort"),
          InstanceMethod<&NativeDataplane::RemovePort>("removePort"),
+         InstanceMethod<&NativeDataplane::AddSubPort>("addSubPort"),
+         InstanceMethod<&NativeDataplane::RemoveSubPort>("removeSubPort"),
          InstanceMethod<&NativeDataplane::SetPort>("setPort"),
          InstanceMethod<&NativeDataplane::Ports>("ports"),
          InstanceMethod<&NativeDataplane::CreatePair>("createPair"),
@@ -193,6 +200,23 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
   Napi::Value RemovePort(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       dp(info.Env()).del_port(arg_uint(info, 0, "port"));
+      return info.Env().Undefined();
+    });
+  }
+
+  // addSubPort(parent, vlan, tpid)
+  Napi::Value AddSubPort(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const uint32_t parent = arg_uint(info, 0, "parent");
+      const uint32_t vlan = arg_uint(info, 1, "vlan", 4094);
+      const uint32_t tpid = info.Length() > 2 ? arg_uint(info, 2, "tpid", 0xffff) : 0x8100;
+      return port_object(info.Env(), dp(info.Env()).add_sub_port(parent, uint16_t(vlan), uint16_t(tpid)));
+    });
+  }
+
+  Napi::Value RemoveSubPort(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      dp(info.Env()).del_sub_port(arg_uint(info, 0, "port"));
       return info.Env().Undefined();
     });
   }
@@ -455,7 +479,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
     });
   }
 
-  // watchNetns(netns, {rcvbuf?, tables?, tableMap?: [{kernel, dataplane}], ignoreProtocols?, lcpSync?, batchMax?, budgetUs?})
+  // watchNetns(netns, {rcvbuf?, tables?, tableMap?: [{kernel, dataplane}], ignoreProtocols?, lcpSync?, batchMax?, budgetUs?, driftIntervalMs?, driftSamples?})
   Napi::Value WatchNetns(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const Napi::Env env = info.Env();
@@ -468,6 +492,8 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
         o.rcvbuf = get_uint(opt, "rcvbuf", 4096, 2047u << 20).value_or(o.rcvbuf);
         o.batch_max = get_uint(opt, "batchMax", 1, 1u << 20).value_or(o.batch_max);
         o.budget_us = get_uint(opt, "budgetUs", 100, 1000000).value_or(o.budget_us);
+        o.drift_interval_ms = get_uint(opt, "driftIntervalMs", 0, 86400000).value_or(o.drift_interval_ms);
+        o.drift_samples = get_uint(opt, "driftSamples", 0, 1000).value_or(o.drift_samples);
         o.lcp_sync = get_bool(opt, "lcpSync").value_or(false);
         auto uints = [&](const char* key, uint32_t max) {
           std::vector<uint32_t> out;
@@ -554,6 +580,17 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
         o.Set("lagMs", s.lag_ms);
         o.Set("maxLagMs", s.max_lag_ms);
         o.Set("rcvbuf", double(s.rcvbuf));
+        if (s.drift.checks > 0) {
+          Napi::Object d = drift_object(env, s.drift.report);
+          d.Set("checks", double(s.drift.checks));
+          d.Set("at", s.drift.at_ms);
+          d.Set("tookMs", s.drift.took_ms);
+          d.Set("settled", s.drift.settled);
+          d.Set("error", s.drift.error);
+          o.Set("drift", d);
+        } else {
+          o.Set("drift", env.Null());
+        }
         a.Set(i++, o);
       }
       return a;
@@ -569,23 +606,27 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
       auto it = watchers_.find(netns);
       if (it == watchers_.end()) throw Napi::Error::New(env, io::netns_label(netns) + " is not watched");
       const linux_nl::DriftReport r = linux_nl::check_drift(dp(env), netns, it->second->options().mirror, max);
-      auto counts = [&](const linux_nl::DriftCounts& c) {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("kernel", double(c.kernel));
-        o.Set("dataplane", double(c.dataplane));
-        o.Set("missing", double(c.missing));
-        o.Set("extra", double(c.extra));
-        o.Set("different", double(c.different));
-        return o;
-      };
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("routes", counts(r.routes));
-      o.Set("neighbors", counts(r.neighbors));
-      Napi::Array s = Napi::Array::New(env, r.samples.size());
-      for (size_t i = 0; i < r.samples.size(); ++i) s.Set(uint32_t(i), r.samples[i]);
-      o.Set("samples", s);
-      return o;
+      return drift_object(env, r);
     });
+  }
+
+  static Napi::Object drift_object(Napi::Env env, const linux_nl::DriftReport& r) {
+    auto counts = [&](const linux_nl::DriftCounts& c) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("kernel", double(c.kernel));
+      o.Set("dataplane", double(c.dataplane));
+      o.Set("missing", double(c.missing));
+      o.Set("extra", double(c.extra));
+      o.Set("different", double(c.different));
+      return o;
+    };
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("routes", counts(r.routes));
+    o.Set("neighbors", counts(r.neighbors));
+    Napi::Array s = Napi::Array::New(env, r.samples.size());
+    for (size_t i = 0; i < r.samples.size(); ++i) s.Set(uint32_t(i), r.samples[i]);
+    o.Set("samples", s);
+    return o;
   }
 
   // routeCount(table, family): cheap, for progress and benchmarks.

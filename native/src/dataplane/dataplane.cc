@@ -21,6 +21,16 @@ struct Dataplane::Port {
   uint16_t mtu = 1500;
   std::array<uint8_t, 6> mac{};
   uint32_t table = 0;
+  // A sub-port (VLAN) has a parent and no io, TX queues or mirror of its
+  // own; a parent lists its sub-ports.
+  uint32_t parent = kInvalidIndex;
+  uint16_t vlan = 0, tpid = 0;
+  std::vector<uint32_t> subs;
+  // The Linux VLAN device on the parent's mirror that this sub-port is paired
+  // with (the netlink mirror's auto sub-interfaces); 0: none.
+  int vlan_dev_ifindex = 0;
+  std::string vlan_dev_name;
+  bool is_sub() const { return parent != kInvalidIndex; }
 };
 
 namespace {
@@ -65,35 +75,51 @@ uint32_t Dataplane::table_slot(uint32_t id) const {
   return slot;
 }
 
+const Dataplane::Port& Dataplane::root_of(const Port& p) const { return p.is_sub() ? *ports_[p.parent] : p; }
+
 fib::PortL2 Dataplane::l2_of(const Port& p) const {
+  const Port& root = root_of(p);
   fib::PortL2 l2;
   l2.valid = true;
-  l2.p2p = p.io->link().p2p;
-  l2.mac = p.mac;
+  l2.p2p = root.io->link().p2p;
+  l2.mac = root.mac;
   l2.mtu = p.mtu;
+  l2.vlan = p.vlan;
+  l2.tpid = p.tpid;
   return l2;
 }
 
 void Dataplane::publish_port(Port& p) {
+  const Port& root = root_of(p);
   auto* rt = new PortRuntime{};
   rt->index = p.index;
-  rt->worker = p.worker;
-  rt->admin_up = p.admin_up;
-  rt->p2p = p.io->link().p2p;
-  rt->mac = p.mac;
+  rt->worker = root.worker;
+  rt->admin_up = p.admin_up && root.admin_up;
+  rt->p2p = root.io->link().p2p;
+  rt->mac = root.mac;
   rt->mtu = p.mtu;
   rt->table_slot = table_slot(p.table);
-  rt->io = p.io.get();
-  for (size_t w = 0; w < p.tx.size(); ++w) rt->tx[w] = p.tx[w].get();
-  rt->mirror = p.mirror.get();
+  rt->io = root.io.get();
+  for (size_t w = 0; w < root.tx.size(); ++w) rt->tx[w] = root.tx[w].get();
+  rt->mirror = root.mirror.get();
+  rt->parent = p.parent;
+  rt->vlan = p.vlan;
+  rt->tpid = p.tpid;
+  for (uint32_t s : p.subs) {
+    const Port& sp = *ports_[s];
+    rt->subs[rt->n_subs++] = PortRuntime::Sub{sp.tpid, sp.vlan, sp.index};
+  }
   rcu_.retire_delete(table_->slot[p.index].exchange(rt, std::memory_order_acq_rel));
+  if (p.is_sub()) return;
   publish_plan(p.worker);
+  // Sub-ports copy the parent's io, mirror, MAC and admin state.
+  for (uint32_t s : p.subs) publish_port(*ports_[s]);
 }
 
 void Dataplane::publish_plan(unsigned worker) {
   std::vector<RxSource> sources;
   for (const auto& p : ports_) {
-    if (!p || p->worker != worker) continue;
+    if (!p || p->is_sub() || p->worker != worker) continue;
     sources.push_back({RxSource::Kind::Port, p->index, &p->io->rx(), nullptr, p->io->rx().fd()});
     if (p->mirror)
       sources.push_back({RxSource::Kind::Mirror, p->index, nullptr, p->mirror.get(), p->mirror->fd()});
@@ -123,7 +149,7 @@ PortView Dataplane::add_port(const std::string& name, const std::string& netns,
   // The least loaded worker owns the new port and its mirror.
   std::vector<unsigned> load(workers_.size(), 0);
   for (const auto& q : ports_)
-    if (q) ++load[q->worker];
+    if (q && !q->is_sub()) ++load[q->worker];
   p->worker = unsigned(std::min_element(load.begin(), load.end()) - load.begin());
 
   if (index >= ports_.size()) ports_.resize(index + 1);
@@ -140,7 +166,23 @@ PortView Dataplane::add_port(const std::string& name, const std::string& netns,
 
 void Dataplane::del_port(uint32_t index) {
   std::lock_guard<std::mutex> g(mu_);
+  del_port_locked(index);
+}
+
+void Dataplane::del_port_locked(uint32_t index) {
   Port& p = port_ref(index);
+  while (!p.subs.empty()) del_port_locked(p.subs.back());  // sub-ports go with their parent
+  if (p.is_sub()) {
+    fib_->port_del(index);
+    rcu_.retire_delete(table_->slot[index].exchange(nullptr, std::memory_order_acq_rel));
+    Port& parent = *ports_[p.parent];
+    std::erase(parent.subs, index);
+    if (p.vlan_dev_ifindex) pair_gen_.fetch_add(1, std::memory_order_acq_rel);
+    ports_[index].reset();
+    publish_port(parent);
+    rcu_.reclaim();
+    return;
+  }
   const unsigned worker = p.worker;
   fib_->port_del(index);
   rcu_.retire_delete(table_->slot[index].exchange(nullptr, std::memory_order_acq_rel));
@@ -161,11 +203,14 @@ void Dataplane::set_port_locked(Port& p, const PortPatch& patch) {
   if (patch.table) table_slot(*patch.table);  // validate before changing anything
   if (patch.mtu) {
     if (*patch.mtu < 68 || *patch.mtu > 9000) throw std::invalid_argument("mtu must be 68..9000");
-    set_netdev_mtu(p.name, p.netns, *patch.mtu);
+    if (!p.is_sub()) set_netdev_mtu(p.name, p.netns, *patch.mtu);  // a sub-port's MTU is ours only
     p.mtu = *patch.mtu;
   }
   if (patch.up) p.admin_up = *patch.up;
-  if (patch.mac) p.mac = *patch.mac;
+  if (patch.mac && !p.is_sub()) {  // a sub-port uses its parent's MAC
+    p.mac = *patch.mac;
+    for (uint32_t s : p.subs) fib_->port_set(s, l2_of(*ports_[s]));
+  }
   if (patch.table && *patch.table != p.table) {
     p.table = *patch.table;
     pair_gen_.fetch_add(1, std::memory_order_acq_rel);
@@ -178,6 +223,7 @@ void Dataplane::set_port_locked(Port& p, const PortPatch& patch) {
 PortView Dataplane::create_pair(uint32_t port, const MirrorSpec& spec) {
   std::lock_guard<std::mutex> g(mu_);
   Port& p = port_ref(port);
+  if (p.is_sub()) throw std::invalid_argument("port " + std::to_string(port) + " is a sub-port: it shares its parent's mirror");
   const bool p2p = p.io->link().p2p;
   const std::string kind = spec.kind.empty() ? (p2p ? "tun" : "tap") : spec.kind;
   if (kind != "tap" && kind != "tun") throw std::invalid_argument("mirror kind must be tap or tun");
@@ -201,6 +247,7 @@ PortView Dataplane::create_pair(uint32_t port, const MirrorSpec& spec) {
   if (spec.mac && *spec.mac != p.mac) {
     p.mac = *spec.mac;
     fib_->port_set(port, l2_of(p));
+    for (uint32_t s : p.subs) fib_->port_set(s, l2_of(*ports_[s]));
   }
   p.mirror_name = spec.name;
   p.mirror_netns = spec.netns;
@@ -234,6 +281,17 @@ std::vector<PortView> Dataplane::ports() const {
 }
 
 PortView Dataplane::view(const Port& p) const {
+  if (p.is_sub()) {
+    const Port& root = root_of(p);
+    PortView v{p.index, root.name + "." + std::to_string(p.vlan), root.netns, root.io->driver(), 0, root.mac, p.mtu, false,
+               p.admin_up, p.table, root.worker, p.vlan_dev_ifindex != 0, p.vlan_dev_name,
+               p.vlan_dev_ifindex ? root.mirror_netns : std::string(), p.vlan_dev_ifindex ? "vlan" : "",
+               p.vlan_dev_ifindex, false};
+    v.parent = p.parent;
+    v.vlan = p.vlan;
+    v.tpid = p.tpid;
+    return v;
+  }
   const io::LinkInfo& l = p.io->link();
   return PortView{p.index, p.name, p.netns, p.io->driver(), l.ifindex, p.mac, p.mtu, l.p2p,
                   p.admin_up, p.table, p.worker, bool(p.mirror), p.mirror_name, p.mirror_netns,
@@ -308,6 +366,12 @@ std::vector<fib::FibEntryDump> Dataplane::fib_dump(uint32_t table, fib::Family f
   return fib_->dump(table, f);
 }
 
+void Dataplane::visit_routes(uint32_t table, fib::Family f, const RouteWalker& fn) const {
+  std::lock_guard<std::mutex> g(mu_);
+  const fib::Fib& fib = *fib_;
+  fib.visit_routes(table, f, [&](const fib::Prefix& p, fib::RouteKind k, uint32_t lb) { fn(p, k, lb, fib); });
+}
+
 std::vector<fib::AdjacencyDump> Dataplane::adjacencies() const {
   std::lock_guard<std::mutex> g(mu_);
   return fib_->dump_adjacencies();
@@ -316,10 +380,62 @@ std::vector<fib::AdjacencyDump> Dataplane::adjacencies() const {
 std::vector<MirrorPort> Dataplane::mirror_ports(const std::string& netns) const {
   std::lock_guard<std::mutex> g(mu_);
   std::vector<MirrorPort> out;
-  for (const auto& p : ports_)
+  for (const auto& p : ports_) {
     if (p && p->mirror && p->mirror_netns == netns)
       out.push_back({p->index, p->mirror->ifindex(), p->mirror_name, p->io->link().p2p});
+    if (p && p->is_sub() && p->vlan_dev_ifindex && root_of(*p).mirror && root_of(*p).mirror_netns == netns)
+      out.push_back({p->index, p->vlan_dev_ifindex, p->vlan_dev_name, false, true});
+  }
   return out;
+}
+
+PortView Dataplane::add_sub_port(uint32_t parent, uint16_t vlan, uint16_t tpid) {
+  std::lock_guard<std::mutex> g(mu_);
+  return view(add_sub_port_locked(parent, vlan, tpid));
+}
+
+Dataplane::Port& Dataplane::add_sub_port_locked(uint32_t parent, uint16_t vlan, uint16_t tpid) {
+  if (vlan < 1 || vlan > 4094) throw std::invalid_argument("vlan must be 1..4094");
+  if (tpid != 0x8100 && tpid != 0x88a8) throw std::invalid_argument("tpid must be 0x8100 (dot1q) or 0x88a8 (dot1ad)");
+  Port& par = port_ref(parent);
+  if (par.is_sub()) throw std::invalid_argument("port " + std::to_string(parent) + " is a sub-port (QinQ inner tags are not supported)");
+  if (par.io->link().p2p) throw std::invalid_argument("port " + std::to_string(parent) + " is point-to-point: no VLANs");
+  for (uint32_t s : par.subs)
+    if (ports_[s]->vlan == vlan && ports_[s]->tpid == tpid)
+      throw std::invalid_argument("port " + std::to_string(parent) + " already has sub-port " + std::to_string(s) +
+                                  " for vlan " + std::to_string(vlan));
+  if (par.subs.size() >= PortRuntime::kMaxSubPorts)
+    throw std::runtime_error("port " + std::to_string(parent) + ": too many sub-ports");
+  uint32_t index = 0;
+  while (index < ports_.size() && ports_[index]) ++index;
+  if (index >= kMaxPorts) throw std::runtime_error("too many ports");
+  auto p = std::make_unique<Port>();
+  p->index = index;
+  p->parent = parent;
+  p->vlan = vlan;
+  p->tpid = tpid;
+  p->worker = par.worker;
+  p->admin_up = true;  // the parent's state gates it
+  p->mtu = par.mtu;
+  p->mac = par.mac;
+  p->table = par.table;
+  if (index >= ports_.size()) ports_.resize(index + 1);
+  if (index >= counter_base_.size()) counter_base_.resize(index + 1);
+  Port& ref = *p;
+  ports_[index] = std::move(p);
+  fib_->port_set(index, l2_of(ref));
+  counter_base_[index] = sum_port(index);
+  par.subs.push_back(index);
+  publish_port(ref);
+  publish_port(par);  // the parent's tag table, last: the sub-port is there first
+  rcu_.reclaim();
+  return ref;
+}
+
+void Dataplane::del_sub_port(uint32_t index) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (!port_ref(index).is_sub()) throw std::invalid_argument("port " + std::to_string(index) + " is not a sub-port");
+  del_port_locked(index);
 }
 
 void Dataplane::apply_one(const MirrorOp& op, MirrorApply& out) {
@@ -340,12 +456,25 @@ void Dataplane::apply_one(const MirrorOp& op, MirrorApply& out) {
     case K::AddrDel: fib_->address_del(port_ref(op.port).table, op.port, op.route.prefix); break;
     case K::NeighAdd: port_ref(op.port); fib_->neighbor_add(op.port, op.ip, op.mac); break;
     case K::NeighDel: port_ref(op.port); fib_->neighbor_del(op.port, op.ip); break;
+    case K::SubPortAdd: {  // a VLAN device appeared on a mirror (auto sub-interfaces)
+      Port& par = port_ref(op.port);
+      Port* sub = nullptr;
+      for (uint32_t s : par.subs)
+        if (ports_[s]->vlan == op.vlan && ports_[s]->tpid == op.tpid) sub = ports_[s].get();
+      if (!sub) sub = &add_sub_port_locked(op.port, op.vlan, op.tpid);
+      if (sub->vlan_dev_ifindex != op.ifindex || sub->vlan_dev_name != op.name) {
+        sub->vlan_dev_ifindex = op.ifindex;
+        sub->vlan_dev_name = op.name;
+        pair_gen_.fetch_add(1, std::memory_order_acq_rel);  // the watcher re-reads its ifindex map
+      }
+      break;
+    }
     case K::Link: {
       Port& p = port_ref(op.port);
       PortPatch diff;  // only what differs: a no-op event changes nothing
       if (op.link.up && *op.link.up != p.admin_up) diff.up = op.link.up;
       if (op.link.mtu && *op.link.mtu != p.mtu) diff.mtu = op.link.mtu;
-      if (op.link.mac && *op.link.mac != p.mac && !p.io->link().p2p) diff.mac = op.link.mac;
+      if (op.link.mac && *op.link.mac != p.mac && !p.is_sub() && !p.io->link().p2p) diff.mac = op.link.mac;
       if (diff.up || diff.mtu || diff.mac) set_port_locked(p, diff);
       break;
     }
@@ -382,6 +511,10 @@ void Dataplane::mirror_gone(uint32_t port, int ifindex) {
     std::lock_guard<std::mutex> g(mu_);
     if (port >= ports_.size() || !ports_[port]) return;
     Port& p = *ports_[port];
+    if (p.is_sub()) {  // its VLAN device was deleted: so is the sub-port
+      if (p.vlan_dev_ifindex == ifindex) del_port_locked(port);
+      return;
+    }
     if (!p.mirror || p.mirror->ifindex() != ifindex) return;  // already re-paired
     m = std::move(p.mirror);
     p.mirror_name.clear();

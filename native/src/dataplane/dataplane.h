@@ -8,6 +8,7 @@
 #include <chrono>
 #include <span>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -50,6 +51,8 @@ struct PortView {
   std::string mirror_name, mirror_netns, mirror_kind;
   int mirror_ifindex;
   bool mirror_adopted;
+  uint32_t parent = kInvalidIndex;  // a sub-port's parent port
+  uint16_t vlan = 0, tpid = 0;
 };
 
 struct PortCounterView {
@@ -80,7 +83,7 @@ struct PortPatch {
 // A change the netlink mirror (linux_nl/) asks for, already translated from
 // kernel ifindexes and table ids to ports and dataplane tables.
 struct MirrorOp {
-  enum class Kind : uint8_t { RouteAdd, RouteDel, AddrAdd, AddrDel, NeighAdd, NeighDel, Link };
+  enum class Kind : uint8_t { RouteAdd, RouteDel, AddrAdd, AddrDel, NeighAdd, NeighDel, Link, SubPortAdd };
   Kind kind = Kind::RouteAdd;
   uint32_t table = 0;           // routes (created on first use)
   uint32_t port = 0;            // addresses, neighbours, link
@@ -88,6 +91,10 @@ struct MirrorOp {
   fib::IpAddr ip{};             // neighbours
   std::array<uint8_t, 6> mac{}; // neighbours
   PortPatch link;               // Link: the mirror's state (only differences are applied)
+  // SubPortAdd: a VLAN device (ifindex, name) on the mirror of `port`.
+  uint16_t vlan = 0, tpid = 0;
+  int ifindex = 0;
+  std::string name;
 };
 
 // A pair whose mirror lives in a given netns, as the mirror needs it.
@@ -96,6 +103,7 @@ struct MirrorPort {
   int ifindex;  // of the mirror, in its netns
   std::string name;
   bool p2p;
+  bool vlan_dev = false;  // a sub-port paired with a Linux VLAN device
 };
 
 struct MirrorApply {
@@ -113,6 +121,11 @@ class Dataplane {
   // Ports: take over a kernel netdev ("af_packet" | "af_xdp" | "auto").
   PortView add_port(const std::string& name, const std::string& netns, const std::string& driver);
   void del_port(uint32_t index);
+  // Sub-ports (VLANs): a port with a parent and an outer tag. Receives what
+  // the parent receives with that tag, sends through the parent's TX queues
+  // with it, and punts to the parent's mirror with the tag intact.
+  PortView add_sub_port(uint32_t parent, uint16_t vlan, uint16_t tpid = 0x8100);
+  void del_sub_port(uint32_t index);
   void set_port(uint32_t index, const PortPatch& patch);
   std::vector<PortView> ports() const;
 
@@ -131,6 +144,10 @@ class Dataplane {
   void neighbor_add(uint32_t port, const fib::IpAddr& ip, const std::array<uint8_t, 6>& mac);
   bool neighbor_del(uint32_t port, const fib::IpAddr& ip);
   std::vector<fib::FibEntryDump> fib_dump(uint32_t table, fib::Family f) const;
+  // Walks a table's routes under the control mutex without building a dump
+  // (the drift check at full-table scale); `fn` gets the FIB to read paths.
+  using RouteWalker = std::function<void(const fib::Prefix&, fib::RouteKind, uint32_t lb, const fib::Fib&)>;
+  void visit_routes(uint32_t table, fib::Family f, const RouteWalker& fn) const;
   std::vector<fib::AdjacencyDump> adjacencies() const;
 
   // ---- the netlink mirror (linux_nl/) ----
@@ -158,7 +175,10 @@ class Dataplane {
   struct Port;
   Port& port_ref(uint32_t index);
   const Port& port_ref(uint32_t index) const;
-  void publish_port(Port& p);  // rebuild PortRuntime + owner's plan
+  void publish_port(Port& p);  // rebuild PortRuntime + owner's plan (+ a parent's sub-ports)
+  const Port& root_of(const Port& p) const;  // a sub-port's parent, else itself
+  void del_port_locked(uint32_t index);
+  Port& add_sub_port_locked(uint32_t parent, uint16_t vlan, uint16_t tpid);
   void publish_plan(unsigned worker);
   PortView view(const Port& p) const;
   fib::PortL2 l2_of(const Port& p) const;

@@ -57,12 +57,18 @@ Adjacency AdjDb::build(const AdjKey& k) const {
     return a;
   }
   a.kind = AdjKind::Rewrite;
-  a.rewrite_len = 14;
   std::memcpy(a.rewrite, n->second.data(), 6);
   std::memcpy(a.rewrite + 6, l2.mac.data(), 6);
+  uint8_t* et = a.rewrite + 12;
+  if (l2.vlan) {  // a sub-port: its outer tag (dot1q or dot1ad), then the ethertype
+    et[0] = uint8_t(l2.tpid >> 8), et[1] = uint8_t(l2.tpid);
+    et[2] = uint8_t(l2.vlan >> 8), et[3] = uint8_t(l2.vlan);
+    et += 4;
+  }
   const uint16_t ethertype = k.nh.family == Family::Ip4 ? 0x0800 : 0x86dd;
-  a.rewrite[12] = uint8_t(ethertype >> 8);
-  a.rewrite[13] = uint8_t(ethertype);
+  et[0] = uint8_t(ethertype >> 8);
+  et[1] = uint8_t(ethertype);
+  a.rewrite_len = uint8_t(et + 2 - a.rewrite);
   return a;
 }
 

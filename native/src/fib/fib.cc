@@ -516,6 +516,22 @@ std::vector<FibEntryDump> Fib::dump(uint32_t table_id, Family f) const {
   return out;
 }
 
+void Fib::visit_routes(uint32_t table_id, Family f, const RouteVisitor& fn) const {
+  Impl& m = *impl_;
+  const TableCtl& t = m.table(table_id);
+  Prefix p;
+  p.addr.family = f;
+  for (unsigned len = 0; len <= max_len(f); ++len)
+    for (const auto& [k, e] : t.fam[fi(f)].by_len[len]) {
+      if (e.route_lb == kNone) continue;
+      p.addr = addr_of(f, k);
+      p.len = uint8_t(len);
+      fn(p, e.route_kind, e.route_lb);
+    }
+}
+
+std::vector<Path> Fib::lb_paths(uint32_t lb) const { return impl_->lbs.paths(lb); }
+
 std::vector<AdjacencyDump> Fib::dump_adjacencies() const { return impl_->adjs.dump(); }
 
 std::vector<NeighborDump> Fib::neighbors() const { return impl_->adjs.neighbors(); }

@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,7 +70,7 @@ struct Adjacency {
   uint32_t port = 0xffffffffu;  // output port for Rewrite/Glean
   uint16_t mtu = 1500;          // L3 MTU of `port` (0 = unknown/no check)
   uint8_t rewrite_len = 0;      // bytes of L2 header to write (14 or 0 for p2p)
-  uint8_t rewrite[22] = {};     // dst mac, src mac, ethertype (+ VLAN later)
+  uint8_t rewrite[22] = {};     // dst mac, src mac, [outer tag,] ethertype
   IpAddr next_hop{};            // for dumps
 };
 
@@ -128,6 +129,8 @@ struct PortL2 {
   bool p2p = false;             // point-to-point: no L2 rewrite
   std::array<uint8_t, 6> mac{}; // source MAC for rewrites
   uint16_t mtu = 1500;
+  uint16_t vlan = 0;            // a sub-port's outer VLAN id (0: untagged)
+  uint16_t tpid = 0x8100;       // its tag protocol: 0x8100 dot1q, 0x88a8 dot1ad
 };
 
 class Fib {
@@ -169,6 +172,12 @@ class Fib {
   std::vector<FibEntryDump> dump(uint32_t table_id, Family f) const;
   std::vector<AdjacencyDump> dump_adjacencies() const;
   size_t route_count(uint32_t table_id, Family f) const;
+  // Every Route-source entry of a table without building dumps: the prefix,
+  // its kind and its load-balance index (shared by routes with the same path
+  // set, so a caller can cache per index what it derives from lb_paths()).
+  using RouteVisitor = std::function<void(const Prefix&, RouteKind, uint32_t lb)>;
+  void visit_routes(uint32_t table_id, Family f, const RouteVisitor& fn) const;
+  std::vector<Path> lb_paths(uint32_t lb) const;
   std::vector<NeighborDump> neighbors() const;
 
   // ---- reader side; wait-free, any worker thread ----

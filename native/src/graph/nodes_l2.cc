@@ -5,6 +5,10 @@
 
 namespace lcp {
 
+namespace {
+constexpr uint16_t kEthVlanLen = 18;  // dst, src, outer tag (TPID, TCI), ethertype
+}  // namespace
+
 void ethernet_input(Context& ctx, Frame& in) {
   for (uint32_t i = 0; i < in.n; ++i) {
     if (i + 4 < in.n) __builtin_prefetch(in.b[i + 4]->data());
@@ -26,12 +30,29 @@ void ethernet_input(Context& ctx, Frame& in) {
       continue;
     }
     b->meta.l3_offset = pkt::kEthLen;
-    switch (pkt::load16(eth + 12)) {
+    uint16_t type = pkt::load16(eth + 12);
+    if ((type == pkt::kEthVlan || type == pkt::kEthQinq) && port->n_subs && b->length >= kEthVlanLen) {
+      // A tag of one of our sub-ports: the packet is the sub-port's from here
+      // on (lookup table, punt counters, ...); the tag stays in the buffer, so
+      // a punt hands Linux the frame as received, for its VLAN device.
+      const uint32_t sub = port->sub_of(type, pkt::load16(eth + 14) & 0x0fff);
+      const PortRuntime* sp = sub == kInvalidIndex ? nullptr : ctx.ports.get(sub);
+      if (sp) {
+        if (!sp->admin_up) {
+          ctx.drop(b, Error::PortDown);
+          continue;
+        }
+        b->meta.rx_port = sub;
+        b->meta.l3_offset = kEthVlanLen;
+        type = pkt::load16(eth + 16);
+      }
+    }
+    switch (type) {
       case pkt::kEthIp4: ctx.enqueue(NodeId::Ip4Input, b); break;
       case pkt::kEthIp6: ctx.enqueue(NodeId::Ip6Input, b); break;
       case pkt::kEthArp: ctx.punt(b, Error::PuntArp); break;
-      // VLANs (until sub-interfaces exist), LLDP, LACP, IS-IS (LLC), ...:
-      // Linux on the mirror decides what they mean.
+      // VLANs that are no sub-port, LLDP, LACP, IS-IS (LLC), ...: Linux on
+      // the mirror decides what they mean.
       default: ctx.punt(b, Error::PuntOther); break;
     }
   }

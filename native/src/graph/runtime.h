@@ -34,6 +34,21 @@ struct PortRuntime {
   io::PortIo* io = nullptr;
   io::TxQueue* tx[kMaxWorkers] = {};
   MirrorIo* mirror = nullptr; // null: no pair (host-bound packets are dropped)
+  // A sub-port (VLAN) has a parent; it shares the parent's io, TX queues and
+  // mirror (punts keep the tag: Linux's VLAN device on the TAP demuxes it).
+  uint32_t parent = kInvalidIndex;
+  uint16_t vlan = 0, tpid = 0;
+  // A parent's sub-ports by outer tag, immutable like the rest (a change
+  // publishes a new PortRuntime): a few, searched linearly.
+  static constexpr uint32_t kMaxSubPorts = 64;
+  uint32_t n_subs = 0;
+  struct Sub { uint16_t tpid, vlan; uint32_t port; };
+  Sub subs[kMaxSubPorts] = {};
+  uint32_t sub_of(uint16_t tpid, uint16_t vlan) const {
+    for (uint32_t i = 0; i < n_subs; ++i)
+      if (subs[i].vlan == vlan && subs[i].tpid == tpid) return subs[i].port;
+    return kInvalidIndex;
+  }
 };
 
 struct PortTable {

@@ -3,6 +3,7 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cstring>
 #include <memory>
 #include <algorithm>
@@ -18,10 +19,32 @@ namespace lcp::linux_nl {
 
 namespace {
 
-struct Key {
+// A route's place, packed (no strings): dataplane table, family, length, address.
+struct RouteKey {
   uint32_t table;
-  fib::Prefix p;
+  uint8_t family, len;
+  std::array<uint8_t, 16> a;
+  bool operator==(const RouteKey&) const = default;
 };
+struct RouteKeyHash {
+  size_t operator()(const RouteKey& k) const {
+    uint64_t hi, lo;
+    std::memcpy(&hi, k.a.data(), 8);
+    std::memcpy(&lo, k.a.data() + 8, 8);
+    uint64_t h = (uint64_t(k.table) << 16 | uint64_t(k.family) << 8 | k.len) * 0x9E3779B97F4A7C15ull;
+    h = (h ^ hi) * 0xff51afd7ed558ccdull;
+    h = (h ^ lo) * 0xc4ceb9fe1a85ec53ull;
+    return size_t(h ^ (h >> 29));
+  }
+};
+struct Want {
+  uint64_t sig;
+  bool seen;
+};
+
+RouteKey key_of(uint32_t table, const fib::Prefix& p) {
+  return RouteKey{table, uint8_t(p.addr.family), p.len, p.addr.b};
+}
 std::string key_str(uint32_t table, const fib::Prefix& p) {
   return std::to_string(table) + ":" + fib::format_prefix(p);
 }
@@ -33,6 +56,28 @@ DriftReport check_drift(Dataplane& dp, const std::string& netns, const MirrorOpt
   const std::vector<MirrorPort> ports = dp.mirror_ports(netns);
   st.set_ports(ports);
   st.begin_resync();
+  // What the kernel says the dataplane should hold. The translated ops are
+  // folded in after every message, so they never pile up (a full table would
+  // be a million MirrorOps), and routes are keyed by packed prefixes.
+  std::unordered_map<RouteKey, Want, RouteKeyHash> want_routes;
+  std::unordered_map<std::string, std::array<uint8_t, 6>> want_neigh;
+  std::set<uint32_t> tables{0};
+  for (auto [k, d] : opts.table_map) tables.insert(d);
+  auto fold = [&] {
+    for (const MirrorOp& op : st.ops()) {
+      switch (op.kind) {
+        case MirrorOp::Kind::RouteAdd:
+          want_routes[key_of(op.table, op.route.prefix)] = Want{route_signature(op.route), false};
+          tables.insert(op.table);
+          break;
+        case MirrorOp::Kind::RouteDel: want_routes.erase(key_of(op.table, op.route.prefix)); break;
+        case MirrorOp::Kind::NeighAdd: want_neigh[std::to_string(op.port) + "/" + fib::format_addr(op.ip)] = op.mac; break;
+        case MirrorOp::Kind::NeighDel: want_neigh.erase(std::to_string(op.port) + "/" + fib::format_addr(op.ip)); break;
+        default: break;
+      }
+    }
+    st.ops().clear();
+  };
   {
     io::NetnsGuard ns(netns);
     RtSocket sock(0, 32u << 20, io::netns_label(netns));
@@ -42,29 +87,14 @@ DriftReport check_drift(Dataplane& dp, const std::string& netns, const MirrorOpt
         bool intr = false;
         const int err = sock.dump(type, AF_UNSPEC, [&](const nlmsghdr* m) {
           if (parse_message(m, msg)) st.handle(msg);
+          if (st.ops().size() >= 1024) fold();
         }, intr);
         if (err) throw io::make_error("drift: dump", io::netns_label(netns), err);
         if (!intr) break;
       }
     }
   }
-  // What the kernel says the dataplane should hold, by "table:prefix".
-  std::unordered_map<std::string, uint64_t> want_routes;
-  std::unordered_map<std::string, std::array<uint8_t, 6>> want_neigh;
-  std::set<uint32_t> tables{0};
-  for (auto [k, d] : opts.table_map) tables.insert(d);
-  for (const MirrorOp& op : st.ops()) {
-    switch (op.kind) {
-      case MirrorOp::Kind::RouteAdd:
-        want_routes[key_str(op.table, op.route.prefix)] = route_signature(op.route);
-        tables.insert(op.table);
-        break;
-      case MirrorOp::Kind::RouteDel: want_routes.erase(key_str(op.table, op.route.prefix)); break;
-      case MirrorOp::Kind::NeighAdd: want_neigh[std::to_string(op.port) + "/" + fib::format_addr(op.ip)] = op.mac; break;
-      case MirrorOp::Kind::NeighDel: want_neigh.erase(std::to_string(op.port) + "/" + fib::format_addr(op.ip)); break;
-      default: break;
-    }
-  }
+  fold();
   std::unordered_set<uint32_t> our_ports;
   for (const MirrorPort& p : ports) our_ports.insert(p.port);
 
@@ -74,38 +104,52 @@ DriftReport check_drift(Dataplane& dp, const std::string& netns, const MirrorOpt
   };
   r.routes.kernel = want_routes.size();
   const std::vector<uint32_t> existing = dp.tables();
-  std::unordered_set<std::string> seen;
+  // Per load-balance index: is it ours (every path on our ports), and its
+  // signature. A million routes over a few next hops read a few path sets.
+  struct LbInfo { bool ours; uint64_t sig; };
+  std::unordered_map<uint32_t, LbInfo> lb_cache;
   for (uint32_t t : tables) {
     if (std::find(existing.begin(), existing.end(), t) == existing.end()) continue;
     for (fib::Family f : {fib::Family::Ip4, fib::Family::Ip6}) {
-      for (const fib::FibEntryDump& e : dp.fib_dump(t, f)) {
-        if (e.source != fib::EntrySource::Route) continue;
-        if (e.kind == fib::RouteKind::Forward) {
-          bool ours = !e.paths.empty();
-          for (const fib::Path& p : e.paths) ours = ours && our_ports.count(p.port);
-          if (!ours) continue;
+      lb_cache.clear();  // indexes are only stable while the walk holds the lock
+      dp.visit_routes(t, f, [&](const fib::Prefix& p, fib::RouteKind kind, uint32_t lb, const fib::Fib& fib) {
+        auto c = lb_cache.find(lb);
+        if (c == lb_cache.end()) {
+          fib::Route got{fib::Prefix{}, kind, {}};
+          bool ours = true;
+          if (kind == fib::RouteKind::Forward) {
+            got.paths = fib.lb_paths(lb);
+            ours = !got.paths.empty();
+            for (const fib::Path& path : got.paths) ours = ours && our_ports.count(path.port);
+          }
+          c = lb_cache.emplace(lb, LbInfo{ours, route_signature(got)}).first;
         }
+        if (!c->second.ours) return;
         ++r.routes.dataplane;
-        const std::string k = key_str(t, e.prefix);
-        auto it = want_routes.find(k);
+        auto it = want_routes.find(key_of(t, p));
         if (it == want_routes.end()) {
           ++r.routes.extra;
-          sample("extra route " + k);
-          continue;
+          if (r.samples.size() < max_samples) sample("extra route " + key_str(t, p));
+          return;
         }
-        seen.insert(k);
-        fib::Route got{e.prefix, e.kind, e.paths};
-        if (route_signature(got) != it->second) {
+        it->second.seen = true;
+        if (c->second.sig != it->second.sig) {
           ++r.routes.different;
-          sample("different route " + k);
+          if (r.samples.size() < max_samples) sample("different route " + key_str(t, p));
         }
-      }
+      });
     }
   }
-  for (const auto& [k, sig] : want_routes)
-    if (!seen.count(k)) {
+  for (const auto& [k, w] : want_routes)
+    if (!w.seen) {
       ++r.routes.missing;
-      sample("missing route " + k);
+      if (r.samples.size() < max_samples) {
+        fib::Prefix p;
+        p.addr.family = fib::Family(k.family);
+        p.addr.b = k.a;
+        p.len = k.len;
+        sample("missing route " + key_str(k.table, p));
+      }
     }
 
   r.neighbors.kernel = want_neigh.size();

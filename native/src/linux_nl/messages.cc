@@ -1,5 +1,6 @@
 #include "linux_nl/messages.h"
 
+#include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
@@ -74,6 +75,31 @@ bool parse_link(const nlmsghdr* nlh, NlLink& l) {
   if (const nlattr* n = tb[IFLA_IFNAME]) {
     auto* s = static_cast<const char*>(mnl_attr_get_payload(n));
     l.name.assign(s, strnlen(s, plen(n)));
+  }
+  uint32_t link = 0;
+  if (!get_u32(tb[IFLA_LINK], link)) return false;
+  l.link = int(link);
+  // A VLAN device: IFLA_LINKINFO { IFLA_INFO_KIND "vlan", IFLA_INFO_DATA
+  // { IFLA_VLAN_ID, IFLA_VLAN_PROTOCOL } }. IFLA_LINK_NETNSID would put its
+  // lower device in another netns: not one of our mirrors then.
+  if (const nlattr* li = tb[IFLA_LINKINFO]; li && !tb[IFLA_LINK_NETNSID]) {
+    std::array<const nlattr*, IFLA_INFO_MAX + 1> info;
+    if (!collect(mnl_attr_get_payload(li), plen(li), info)) return false;
+    const nlattr* kind = info[IFLA_INFO_KIND];
+    if (kind && plen(kind) >= 4 && std::memcmp(mnl_attr_get_payload(kind), "vlan", 4) == 0 &&
+        (plen(kind) == 4 || static_cast<const char*>(mnl_attr_get_payload(kind))[4] == 0) && info[IFLA_INFO_DATA]) {
+      std::array<const nlattr*, IFLA_VLAN_MAX + 1> vl;
+      if (!collect(mnl_attr_get_payload(info[IFLA_INFO_DATA]), plen(info[IFLA_INFO_DATA]), vl)) return false;
+      if (vl[IFLA_VLAN_ID] && plen(vl[IFLA_VLAN_ID]) >= 2) {
+        l.is_vlan = true;
+        std::memcpy(&l.vlan_id, mnl_attr_get_payload(vl[IFLA_VLAN_ID]), 2);
+        if (vl[IFLA_VLAN_PROTOCOL] && plen(vl[IFLA_VLAN_PROTOCOL]) >= 2) {
+          uint16_t be;
+          std::memcpy(&be, mnl_attr_get_payload(vl[IFLA_VLAN_PROTOCOL]), 2);
+          l.vlan_proto = ntohs(be);
+        }
+      }
+    }
   }
   return l.ifindex > 0;
 }

@@ -24,6 +24,10 @@ struct NlLink {
   bool has_mac = false;
   Mac mac{};
   std::string name;
+  int link = 0;              // IFLA_LINK: the lower device (VLANs)
+  bool is_vlan = false;      // IFLA_INFO_KIND "vlan"
+  uint16_t vlan_id = 0;
+  uint16_t vlan_proto = 0x8100;  // ETH_P_8021Q or ETH_P_8021AD
 };
 
 struct NlAddr {

@@ -55,6 +55,71 @@ size_t MirrorState::NKeyHash::operator()(const NKey& k) const {
   return size_t(mix(mix(uint64_t(uint32_t(k.ifindex)) << 8 | k.len, addr_hash(k.ip)), 0));
 }
 
+// ------------------------------------------------------- next-hop sets
+
+namespace {
+bool same_nhs(const std::vector<NlNextHop>& a, const std::vector<NlNextHop>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!(a[i] == b[i]) || a[i].weight != b[i].weight || a[i].flags != b[i].flags) return false;
+  return true;
+}
+uint64_t nhs_hash(const std::vector<NlNextHop>& v) {
+  uint64_t h = v.size();
+  for (const NlNextHop& n : v)
+    h = mix(mix(mix(h, uint64_t(uint32_t(n.ifindex)) << 24 | uint64_t(n.weight) << 8 | n.flags),
+                n.has_gw ? addr_hash(n.gw) : 0), 0);
+  return h;
+}
+}  // namespace
+
+MirrorState::NhSets::NhSets() { sets_.emplace_back(); }  // id 0: the empty set, always there
+
+uint32_t MirrorState::NhSets::intern(const std::vector<NlNextHop>& nhs) {
+  if (nhs.empty()) return 0;
+  const uint64_t h = nhs_hash(nhs);
+  auto [lo, hi] = by_hash_.equal_range(h);
+  for (auto it = lo; it != hi; ++it)
+    if (same_nhs(sets_[it->second].nhs, nhs)) return it->second;
+  uint32_t id;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+  } else {
+    id = uint32_t(sets_.size());
+    sets_.emplace_back();
+  }
+  sets_[id].nhs = nhs;
+  sets_[id].hash = h;
+  by_hash_.emplace(h, id);
+  return id;
+}
+
+void MirrorState::NhSets::collect(const std::vector<bool>& used) {
+  for (uint32_t id = 1; id < sets_.size(); ++id) {
+    Set& s = sets_[id];
+    if (used[id] || s.nhs.empty()) continue;
+    auto [lo, hi] = by_hash_.equal_range(s.hash);
+    for (auto it = lo; it != hi; ++it)
+      if (it->second == id) {
+        by_hash_.erase(it);
+        break;
+      }
+    s.nhs = {};
+    free_.push_back(id);
+  }
+}
+
+void MirrorState::gc_nhs() {
+  // Amortised: a mark pass only when the sets doubled since the last one.
+  if (nh_sets_.size() < 2 * nh_live_after_gc_ + 1024) return;
+  std::vector<bool> used(nh_sets_.capacity(), false);
+  for (const auto& [k, s] : routes_)
+    for (const Alt& a : s.alts) used[a.nhs] = true;
+  nh_sets_.collect(used);
+  nh_live_after_gc_ = nh_sets_.size();
+}
+
 MirrorState::MirrorState(MirrorOptions opts) : opts_(std::move(opts)) {
   table_map_[RT_TABLE_MAIN] = 0;
   table_map_[RT_TABLE_DEFAULT] = 0;
@@ -97,7 +162,12 @@ fib::Prefix MirrorState::prefix_of(const RKey& k) {
   return p;
 }
 
-void MirrorState::begin_resync() { ++epoch_; }
+void MirrorState::begin_resync() {
+  ++epoch_;
+  // Starting from nothing (the first dump, a cold start): whatever the shadow
+  // holds at sweep() came in this epoch, so the sweep pass can be skipped.
+  sweep_needed_ = !(routes_.empty() && addrs_.empty() && neighs_.empty() && links_.empty());
+}
 
 void MirrorState::handle(const NlMsg& m) {
   switch (m.kind) {
@@ -138,7 +208,7 @@ void MirrorState::evaluate(const RKey& k, Slot& s) {
       default: r.kind = fib::RouteKind::Forward; break;
     }
     if (r.kind == fib::RouteKind::Forward) {
-      for (const NlNextHop& nh : best->nhs) {
+      for (const NlNextHop& nh : nh_sets_.get(best->nhs)) {
         if (nh.flags & RTNH_F_DEAD) continue;  // the kernel does not use it either
         const MirrorPort* mp = port_of(nh.ifindex);
         if (!mp) {  // a next hop that is not a mirror: the route is not ours
@@ -176,8 +246,8 @@ void MirrorState::evaluate(const RKey& k, Slot& s) {
 void MirrorState::on_route(const NlRoute& r, bool del, uint16_t nl_flags) {
   if (!accept(r)) return;
   const RKey k = key_of(r);
-  auto it = routes_.find(k);
   if (del) {
+    auto it = routes_.find(k);
     if (it == routes_.end()) return;
     Slot& s = it->second;
     auto alt = std::find_if(s.alts.begin(), s.alts.end(),
@@ -187,11 +257,13 @@ void MirrorState::on_route(const NlRoute& r, bool del, uint16_t nl_flags) {
       alt = s.alts.begin();
     }
     // IPv6 deletes one next hop of a multipath route at a time.
-    if (r.prefix.addr.family == fib::Family::Ip6 && !r.nhs.empty() && alt->nhs.size() > r.nhs.size()) {
-      std::erase_if(alt->nhs, [&](const NlNextHop& h) {
+    if (r.prefix.addr.family == fib::Family::Ip6 && !r.nhs.empty() && nh_sets_.get(alt->nhs).size() > r.nhs.size()) {
+      std::vector<NlNextHop> left = nh_sets_.get(alt->nhs);
+      std::erase_if(left, [&](const NlNextHop& h) {
         return std::find(r.nhs.begin(), r.nhs.end(), h) != r.nhs.end();
       });
-      if (alt->nhs.empty()) s.alts.erase(alt);
+      alt->nhs = nh_sets_.intern(left);
+      if (left.empty()) s.alts.erase(alt);
     } else {
       s.alts.erase(alt);
     }
@@ -199,20 +271,22 @@ void MirrorState::on_route(const NlRoute& r, bool del, uint16_t nl_flags) {
     if (s.alts.empty()) routes_.erase(it);
     return;
   }
-  if (it == routes_.end()) it = routes_.try_emplace(k).first;
-  Slot& s = it->second;
+  Slot& s = routes_.try_emplace(k).first->second;  // one probe, found or inserted
   auto alt = std::find_if(s.alts.begin(), s.alts.end(),
                           [&](const Alt& a) { return a.priority == r.priority && a.tos == r.tos; });
   if (alt != s.alts.end() && r.prefix.addr.family == fib::Family::Ip6 && (nl_flags & NLM_F_APPEND)) {
+    std::vector<NlNextHop> more = nh_sets_.get(alt->nhs);
     for (const NlNextHop& h : r.nhs)  // `ip -6 route append`: one more path
-      if (std::find(alt->nhs.begin(), alt->nhs.end(), h) == alt->nhs.end()) alt->nhs.push_back(h);
+      if (std::find(more.begin(), more.end(), h) == more.end()) more.push_back(h);
+    alt->nhs = nh_sets_.intern(more);
     alt->epoch = epoch_;
   } else {
-    Alt a{r.priority, epoch_, r.tos, r.type, r.unsupported_nh, r.nhs};
-    if (alt != s.alts.end()) *alt = std::move(a);
-    else s.alts.push_back(std::move(a));
+    const Alt a{r.priority, epoch_, nh_sets_.intern(r.nhs), r.tos, r.type, r.unsupported_nh};
+    if (alt != s.alts.end()) *alt = a;
+    else s.alts.push_back(a);
   }
   evaluate(k, s);
+  gc_nhs();
 }
 
 void MirrorState::flush_paths(int ifindex, bool ip4_only) {
@@ -224,15 +298,18 @@ void MirrorState::flush_paths(int ifindex, bool ip4_only) {
     }
     bool changed = false;
     for (Alt& a : s.alts) {
-      const size_t before = a.nhs.size();
-      std::erase_if(a.nhs, [&](const NlNextHop& h) { return h.ifindex == ifindex; });
-      if (a.nhs.size() != before) changed = true;
+      const std::vector<NlNextHop>& cur = nh_sets_.get(a.nhs);
+      if (std::none_of(cur.begin(), cur.end(), [&](const NlNextHop& h) { return h.ifindex == ifindex; })) continue;
+      std::vector<NlNextHop> left = cur;
+      std::erase_if(left, [&](const NlNextHop& h) { return h.ifindex == ifindex; });
+      a.nhs = nh_sets_.intern(left);
+      changed = true;
     }
     if (!changed) {
       ++it;
       continue;
     }
-    std::erase_if(s.alts, [](const Alt& a) { return a.type == RTN_UNICAST && a.nhs.empty(); });
+    s.alts.remove_if([](const Alt& a) { return a.type == RTN_UNICAST && a.nhs == 0; });
     evaluate(it->first, s);
     it = s.alts.empty() ? routes_.erase(it) : std::next(it);
   }
@@ -276,6 +353,23 @@ void MirrorState::on_link(const NlLink& l, bool del) {
   const bool was_up = prev != links_.end() && (prev->second.flags & IFF_UP);
   const bool known = prev != links_.end();
   links_[l.ifindex] = LinkRec{l.flags, epoch_};
+  if (!mp && opts_.auto_subif && l.is_vlan) {
+    // A VLAN on a mirror: the dataplane makes (or finds) the sub-port and
+    // pairs it with this device, bumps the pair generation, and the resync
+    // that follows maps this ifindex to the sub-port like any mirror.
+    const MirrorPort* lower = port_of(l.link);
+    if (lower && !lower->p2p && !lower->vlan_dev && l.vlan_id >= 1 && l.vlan_id <= 4094 &&
+        (l.vlan_proto == 0x8100 || l.vlan_proto == 0x88a8)) {
+      MirrorOp op;
+      op.kind = MirrorOp::Kind::SubPortAdd;
+      op.port = lower->port;
+      op.vlan = l.vlan_id;
+      op.tpid = l.vlan_proto;
+      op.ifindex = l.ifindex;
+      op.name = l.name;
+      ops_.push_back(std::move(op));
+    }
+  }
   if (!mp) return;
   MirrorOp op;
   op.kind = MirrorOp::Kind::Link;
@@ -353,6 +447,7 @@ void MirrorState::on_neigh(const NlNeigh& n, bool del) {
 // ------------------------------------------------------------ resync sweep
 
 void MirrorState::sweep() {
+  if (!sweep_needed_) return;
   for (auto it = links_.begin(); it != links_.end();) {
     if (it->second.epoch == epoch_) { ++it; continue; }
     NlLink gone;
@@ -363,7 +458,7 @@ void MirrorState::sweep() {
   for (auto it = routes_.begin(); it != routes_.end();) {
     Slot& s = it->second;
     const size_t before = s.alts.size();
-    std::erase_if(s.alts, [&](const Alt& a) { return a.epoch != epoch_; });
+    s.alts.remove_if([&](const Alt& a) { return a.epoch != epoch_; });
     if (s.alts.size() != before) evaluate(it->first, s);
     it = s.alts.empty() ? routes_.erase(it) : std::next(it);
   }
@@ -387,9 +482,12 @@ void MirrorState::sweep() {
   }
 }
 
-void MirrorState::withdraw_all() {
-  for (auto& [k, s] : routes_)
+void MirrorState::withdraw_all(const std::function<void()>& drain, size_t chunk) {
+  for (auto& [k, s] : routes_) {
     if (s.installed) emit_route_del(k);
+    s.installed = false;
+    if (drain && ops_.size() >= chunk) drain();
+  }
   for (auto& [k, a] : addrs_) {
     MirrorOp op;
     op.kind = MirrorOp::Kind::AddrDel;

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -28,6 +30,10 @@ struct MirrorOptions {
   // Route protocols (RTPROT_*) ignored. Default: kernel (connected routes
   // come from addresses instead).
   std::vector<uint8_t> ignore_protocols{2};
+  // Auto sub-interfaces: a VLAN device on a mirror becomes a sub-port of the
+  // mirror's port, paired with that device. Not exposed yet: the test kernel
+  // has no 8021q (CONFIG_VLAN_8021Q unset), so it cannot be tested end to end.
+  bool auto_subif = false;
 };
 
 // A stable, order-insensitive signature of a translated route (kind, paths).
@@ -41,7 +47,10 @@ class MirrorState {
   void begin_resync();  // new epoch: what the next dump does not show goes at sweep()
   void handle(const NlMsg& m);
   void sweep();
-  void withdraw_all();  // emit deletes for everything installed and forget it
+  // Emit deletes for everything installed and forget it. `drain`, if given,
+  // is called whenever `chunk` ops are pending (a full table would otherwise
+  // be a million MirrorOps at once).
+  void withdraw_all(const std::function<void()>& drain = nullptr, size_t chunk = 8192);
 
   std::vector<MirrorOp>& ops() { return ops_; }
   // A mirror came back up: the kernel revived multipath next hops without
@@ -64,15 +73,82 @@ class MirrorState {
     bool operator==(const RKey&) const = default;
   };
   struct RKeyHash { size_t operator()(const RKey& k) const; };
+  // One kernel route of a prefix (16 bytes): its next hops are an interned
+  // set, so a million routes via one gateway share one vector.
   struct Alt {
     uint32_t priority;
     uint32_t epoch;
+    uint32_t nhs;  // NhSets id
     uint8_t tos, type;
     bool unsupported;
-    std::vector<NlNextHop> nhs;
+  };
+  // Interned next-hop sets. Ids are not refcounted (routes are copied,
+  // erased and swept in many places); unused sets are collected by a mark
+  // pass over the shadow when they outnumber the live ones (gc_nhs()).
+  class NhSets {
+   public:
+    NhSets();
+    uint32_t intern(const std::vector<NlNextHop>& nhs);
+    const std::vector<NlNextHop>& get(uint32_t id) const { return sets_[id].nhs; }
+    size_t size() const { return sets_.size() - free_.size(); }
+    size_t capacity() const { return sets_.size(); }
+    void collect(const std::vector<bool>& used);  // frees every id not marked
+   private:
+    struct Set { std::vector<NlNextHop> nhs; uint64_t hash = 0; };
+    std::vector<Set> sets_;
+    std::vector<uint32_t> free_;
+    std::unordered_multimap<uint64_t, uint32_t> by_hash_;
+  };
+  // The kernel routes of one prefix. Almost always one: kept inline (no heap
+  // allocation per route); a second one moves them all out of line.
+  class Alts {
+   public:
+    Alt* begin() { return n_ > 1 ? more_->data() : &one_; }
+    Alt* end() { return begin() + n_; }
+    const Alt* begin() const { return n_ > 1 ? more_->data() : &one_; }
+    const Alt* end() const { return begin() + n_; }
+    size_t size() const { return n_; }
+    bool empty() const { return n_ == 0; }
+    void push_back(const Alt& a) {
+      if (n_ == 0) {
+        one_ = a;
+      } else {
+        if (n_ == 1) more_ = std::make_unique<std::vector<Alt>>(1, one_);
+        more_->push_back(a);
+      }
+      ++n_;
+    }
+    void erase(Alt* it) {
+      if (n_ <= 1) {
+        n_ = 0;
+        return;
+      }
+      more_->erase(more_->begin() + (it - more_->data()));
+      shrink();
+    }
+    template <class Pred>
+    void remove_if(Pred pred) {
+      if (n_ <= 1) {
+        if (n_ == 1 && pred(one_)) n_ = 0;
+        return;
+      }
+      std::erase_if(*more_, pred);
+      shrink();
+    }
+
+   private:
+    void shrink() {
+      n_ = uint32_t(more_->size());
+      if (n_ > 1) return;
+      if (n_ == 1) one_ = (*more_)[0];
+      more_.reset();
+    }
+    uint32_t n_ = 0;
+    Alt one_{};
+    std::unique_ptr<std::vector<Alt>> more_;
   };
   struct Slot {
-    std::vector<Alt> alts;
+    Alts alts;
     uint64_t sig = 0;
     bool installed = false;
   };
@@ -100,6 +176,7 @@ class MirrorState {
   // device is gone); routes left without next hops go.
   void flush_paths(int ifindex, bool ip4_only);
   void emit_route_del(const RKey& k);
+  void gc_nhs();  // safe point: every live id is in routes_
 
   MirrorOptions opts_;
   std::unordered_map<uint32_t, uint32_t> table_map_;
@@ -108,9 +185,12 @@ class MirrorState {
   std::unordered_map<NKey, AddrRec, NKeyHash> addrs_;
   std::unordered_map<NKey, NeighRec, NKeyHash> neighs_;
   std::unordered_map<int, LinkRec> links_;
+  NhSets nh_sets_;
+  size_t nh_live_after_gc_ = 0;
   std::vector<MirrorOp> ops_;
   std::vector<std::pair<uint32_t, int>> gone_;
   uint32_t epoch_ = 0;
+  bool sweep_needed_ = true;  // false when the resync started from nothing
   uint64_t routes_installed_ = 0;
   bool resync_request_ = false;
 };

@@ -77,11 +77,49 @@ Watcher::Watcher(Dataplane& dp, WatchOptions opts)
     thread_.join();
     throw;
   }
+  if (opts_.drift_interval_ms > 0) drift_thread_ = std::thread([this] { drift_loop(); });
+}
+
+// Off the JS thread and off the watcher's: a drift check at full-table scale
+// dumps the kernel and walks the FIB for a second or more, and the watcher
+// must keep following events meanwhile.
+void Watcher::drift_loop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> g(mu_);
+      drift_cv_.wait_for(g, std::chrono::milliseconds(opts_.drift_interval_ms), [this] { return stop_.load(); });
+      if (stop_) return;
+      if (status_.state == "netns-gone" || status_.state == "stopped") return;
+      if (status_.state != "synced") continue;  // the first dump is still running
+    }
+    const double t0 = now_ms();
+    const uint64_t events_before = status().events;
+    PeriodicDrift d;
+    try {
+      d.report = check_drift(dp_, opts_.netns, opts_.mirror, opts_.drift_samples);
+    } catch (const std::exception& e) {
+      d.error = e.what();
+    }
+    std::lock_guard<std::mutex> g(mu_);
+    d.checks = status_.drift.checks + 1;
+    d.at_ms = unix_ms();
+    d.took_ms = now_ms() - t0;
+    d.settled = d.error.empty() && status_.events == events_before && status_.state == "synced";
+    status_.drift = std::move(d);
+  }
 }
 
 Watcher::~Watcher() { stop(false); }
 
 void Watcher::stop(bool withdraw) {
+  if (drift_thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      stop_ = true;
+    }
+    drift_cv_.notify_all();
+    drift_thread_.join();
+  }
   if (!thread_.joinable()) return;
   withdraw_ = withdraw;
   stop_ = true;
@@ -233,7 +271,7 @@ void Watcher::run() {
     record_error(e.what());
   }
   if (withdraw_) {
-    state_.withdraw_all();
+    state_.withdraw_all([this] { flush(); }, opts_.batch_max);
     flush();
   }
   std::lock_guard<std::mutex> g(mu_);
@@ -255,7 +293,7 @@ void Watcher::loop() {
       next_ns_check = now_ms() + 500;
       if (netns_gone()) {
         // Nobody can reach the netns any more: what came from it goes.
-        state_.withdraw_all();
+        state_.withdraw_all([this] { flush(); }, opts_.batch_max);
         flush();
         std::lock_guard<std::mutex> g(mu_);
         status_.state = "netns-gone";

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "dataplane/dataplane.h"
 #include "io/fd.h"
+#include "linux_nl/drift.h"
 #include "linux_nl/state.h"
 
 namespace lcp::linux_nl {
@@ -25,6 +27,18 @@ struct WatchOptions {
   bool lcp_sync = false;             // push port link state / MTU to the mirror
   uint32_t batch_max = 8192;         // ops per batch at most
   uint32_t budget_us = 5000;         // batch collection window and mutex hold time
+  uint32_t drift_interval_ms = 0;    // periodic drift check (own thread); 0 = off
+  uint32_t drift_samples = 10;       // samples kept in the periodic result
+};
+
+// The last periodic drift check (WatchOptions::drift_interval_ms).
+struct PeriodicDrift {
+  uint64_t checks = 0;        // how many ran (0: none yet)
+  double at_ms = 0;           // unix time it finished
+  double took_ms = 0;
+  bool settled = false;       // no notification arrived while it ran: a difference is real, not in flight
+  std::string error;          // the check itself failed (e.g. netns gone)
+  DriftReport report;
 };
 
 struct WatchStatus {
@@ -36,6 +50,7 @@ struct WatchStatus {
   double last_resync_ms = 0;      // how long it took
   double lag_ms = 0, max_lag_ms = 0;  // first event of a batch read -> batch applied
   uint32_t rcvbuf = 0;
+  PeriodicDrift drift;
 };
 
 class Watcher {
@@ -62,11 +77,14 @@ class Watcher {
   bool netns_gone();
   void record_error(const std::string& what);
   void publish_counts();
+  void drift_loop();  // the periodic drift check's own thread
 
   Dataplane& dp_;
   WatchOptions opts_;
   MirrorState state_;
   std::thread thread_;
+  std::thread drift_thread_;
+  std::condition_variable drift_cv_;  // with mu_: wakes drift_loop() on stop
   io::UniqueFd wake_;  // eventfd: stop / resync requests
   std::atomic<bool> stop_{false}, withdraw_{false}, resync_requested_{false};
   mutable std::mutex mu_;  // guards status_

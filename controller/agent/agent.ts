@@ -1,0 +1,239 @@
+// The node agent: wires a desired-state source (file now, cluster later) to
+// the reconciler through the rate-limited work queue, owns the embedded
+// dataplane, and assembles the node's NodeDataplane status on demand. It knows
+// nothing about where desired state comes from beyond DesiredStateSource.
+import { createHash } from 'node:crypto';
+
+import type { Logger } from 'pino';
+
+import { Dataplane } from '../../dataplane/dataplane.js';
+import type { Condition } from '../api/kube-schema.js';
+import { GROUP_VERSION } from '../api/kube-schema.js';
+import type { NodeDataplane } from '../api/node-dataplane.js';
+import { WorkQueue, type Outcome } from '../k8s/work-queue.js';
+import type { DesiredStateSource, NodeIdentity, SourceChange } from './desired.js';
+import { nodeDesired, type NodeDesired } from './node-desired.js';
+import { nodeStatus } from './node-status.js';
+import { NODE_KEY, PairReconciler, pairKey } from './pair-reconciler.js';
+import type { AgentContext } from './pair-scope.js';
+import { defaultSettings, resolveSettings, type NodeSettings } from './selection.js';
+import { StateStore } from './state-store.js';
+import { watchKey } from './watch-options.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentOptions {
+  source: DesiredStateSource;
+  node: NodeIdentity;
+  /** Where the restart count and the record of our mirrors live (standalone: /run/kube-lcp). */
+  stateDir: string;
+  log: Logger;
+  /** Every key is reconciled again this often, whatever happened (level-triggered safety net). */
+  resyncPeriodMs?: number;
+  /** How often the mirror's drift (Linux vs dataplane) is measured. */
+  driftPeriodMs?: number;
+  /** Retry backoff of a failing pair: first delay and cap. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+}
+
+/** The ifalias owner tag: the node name, shortened with a hash if it does not fit. */
+export function ownerTagFor(node: string): string {
+  if (/^[A-Za-z0-9_.-]{1,63}$/.test(node)) return node;
+  return `${node.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 54)}-${createHash('sha256').update(node).digest('hex').slice(0, 8)}`;
+}
+
+export class Agent {
+  readonly dp: Dataplane;
+  private readonly queue: WorkQueue<string>;
+  private readonly reconciler: PairReconciler;
+  private readonly ctx: AgentContext;
+  private settings: NodeSettings;
+  private settingsConflict: string[] = [];
+  private desiredCache: NodeDesired | undefined;
+  private readonly firstPass = new Set<string>();
+  private running: Promise<void> = Promise.resolve();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private driftRoutes: number | undefined;
+  private conditions: Condition[] = [];
+  private openedWith: { workers?: number; buffersPerWorker?: number };
+  private stopped = false;
+  private readonly statusListeners: (() => void)[] = [];
+
+  private constructor(
+    private readonly opts: AgentOptions,
+    readonly state: StateStore,
+  ) {
+    this.settings = this.resolve(defaultSettings);
+    this.openedWith = { workers: this.settings.workers, buffersPerWorker: this.settings.buffersPerWorker };
+    this.dp = Dataplane.open({ ...this.openedWith, ownerTag: ownerTagFor(opts.node.name) });
+    this.ctx = {
+      dp: this.dp,
+      tag: ownerTagFor(opts.node.name),
+      state,
+      settings: () => this.settings,
+      watches: new Map(),
+      claims: new Map(),
+    };
+    this.queue = new WorkQueue<string>({ baseDelayMs: opts.retryBaseMs ?? 200, maxDelayMs: opts.retryMaxMs ?? 30_000 });
+    this.reconciler = new PairReconciler({
+      ctx: this.ctx,
+      log: opts.log,
+      desired: () => this.desired(),
+      retries: (key) => this.queue.numRequeues(key),
+      onStatus: () => this.statusListeners.forEach((f) => f()),
+    });
+  }
+
+  /** Loads the desired state, opens the dataplane (sized by the settings) and starts reconciling. */
+  static async start(opts: AgentOptions): Promise<Agent> {
+    const state = new StateStore(opts.stateDir, opts.node.name);
+    let agent: Agent | undefined;
+    // The source's first load tells the sizing the dataplane opens with; the
+    // agent reads the snapshot when it is made, so earlier changes are in it.
+    await opts.source.start((c) => agent?.onChange(c));
+    try {
+      agent = new Agent(opts, state);
+    } catch (e) {
+      await opts.source.stop(); // e.g. the dataplane would not open: leave no watcher behind
+      throw e;
+    }
+    agent.begin();
+    opts.log.info({ node: opts.node.name, restartCount: state.restartCount, source: opts.source.kind }, 'agent started');
+    return agent;
+  }
+
+  private begin(): void {
+    const keys = [NODE_KEY, ...[...this.desired().pairs.keys()].map(pairKey)];
+    keys.forEach((k) => this.firstPass.add(k));
+    const handler = async (key: string): Promise<Outcome> => {
+      const outcome = await this.reconciler.handle(key);
+      this.firstPass.delete(key);
+      return outcome;
+    };
+    this.running = this.queue.run(1, handler);
+    keys.forEach((k) => this.queue.add(k));
+    const every = (ms: number, fn: () => void): void => {
+      const t = setInterval(fn, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.opts.resyncPeriodMs ?? 30_000, () => this.enqueueAll());
+    every(this.opts.driftPeriodMs ?? 30_000, () => this.measureDrift());
+  }
+
+  private resolve(previous: NodeSettings): NodeSettings {
+    const r = resolveSettings(this.opts.source.snapshot().controlPlanes, this.opts.node, previous);
+    if (r.conflict.length > 0 && this.settingsConflict.join() !== r.conflict.join())
+      this.opts.log.warn({ linuxControlPlanes: r.conflict }, 'LinuxControlPlanes tie for this node: not merged, previous settings kept');
+    this.settingsConflict = r.conflict;
+    return r.settings;
+  }
+
+  private onChange(change: SourceChange): void {
+    if (this.stopped) return;
+    this.desiredCache = undefined;
+    if (change.controlPlanes) {
+      const before = this.settings;
+      this.settings = this.resolve(before);
+      const moved = watchKey(before) !== watchKey(this.settings) || before.defaultNetns !== this.settings.defaultNetns;
+      if (moved) return this.enqueueAll(); // every pair may have another netns or watch options
+    }
+    change.pairs.forEach((n) => this.queue.add(pairKey(n)));
+    this.queue.add(NODE_KEY);
+  }
+
+  private enqueueAll(): void {
+    this.queue.add(NODE_KEY);
+    for (const n of new Set([...this.desired().pairs.keys(), ...this.reconciler.entries.keys(), ...this.ctx.claims.keys()])) this.queue.add(pairKey(n));
+  }
+
+  private desired(): NodeDesired {
+    this.desiredCache ??= nodeDesired(this.opts.source.snapshot(), this.opts.node, this.settings);
+    return this.desiredCache;
+  }
+
+  /** Route drift over the watched netns that are in sync: a fresh dump each, so at a bounded rate. */
+  measureDrift(): void {
+    if (this.stopped) return;
+    let total = 0;
+    for (const w of this.dp.mirrorStatus()) {
+      if (w.state !== 'synced') continue;
+      const d = this.dp.drift(w.netns, 0);
+      total += d.routes.missing + d.routes.extra + d.routes.different;
+    }
+    this.driftRoutes = total;
+  }
+
+  /** Called after every reconcile (for status writers and tests). */
+  onStatus(fn: () => void): void {
+    this.statusListeners.push(fn);
+  }
+
+  get firstSyncDone(): boolean {
+    return this.firstPass.size === 0;
+  }
+
+  get nodeSettings(): NodeSettings & { conflict: string[] } {
+    return { ...this.settings, conflict: [...this.settingsConflict] };
+  }
+
+  get metrics(): PairReconciler['metrics'] {
+    return this.reconciler.metrics;
+  }
+
+  /** The node's NodeDataplane, as the cluster mode will server-side-apply it and `lcp show pairs` prints it. */
+  nodeDataplane(now = new Date()): NodeDataplane {
+    const dp = this.dp;
+    const fib = dp.tables().flatMap((table) => ([4, 6] as const).map((family) => ({ table, family, routes: dp.routeCount(table, family) })));
+    const rewrites = dp.adjacencies().filter((a) => a.kind === 'rewrite' && a.nextHop);
+    const desired = this.desired();
+    const sizing = pendingSizing(this.openedWith, this.settings);
+    const status = nodeStatus(
+      {
+        now,
+        agentVersion: AGENT_VERSION,
+        startTime: this.state.startTime,
+        restartCount: this.state.restartCount,
+        dataplaneOpen: !this.stopped,
+        firstSyncDone: this.firstSyncDone,
+        pendingSizing: sizing,
+        configError: this.opts.source.error(),
+        settingsConflict: this.settingsConflict,
+        settingsFrom: this.settings.from,
+        pairs: [...this.reconciler.entries.values()].filter((e) => desired.pairs.has(e.name)),
+        ports: dp.ports(),
+        fib,
+        neighbors: {
+          ip4: rewrites.filter((a) => !a.nextHop!.includes(':')).length,
+          ip6: rewrites.filter((a) => a.nextHop!.includes(':')).length,
+        },
+        watches: dp.mirrorStatus(),
+        driftRoutes: this.driftRoutes,
+        counters: dp.counters(),
+      },
+      this.conditions,
+    );
+    this.conditions = status.conditions ?? [];
+    return { apiVersion: GROUP_VERSION, kind: 'NodeDataplane', metadata: { name: this.opts.node.name }, status };
+  }
+
+  /** Stops reconciling (the key in hand finishes), closes the dataplane; mirrors persist for the next start. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.timers.forEach((t) => clearInterval(t));
+    await this.opts.source.stop();
+    this.queue.shutDown();
+    await this.running;
+    this.dp.close();
+    this.opts.log.info({ node: this.opts.node.name }, 'agent stopped');
+  }
+}
+
+function pendingSizing(opened: { workers?: number; buffersPerWorker?: number }, s: NodeSettings): string | undefined {
+  const diff: string[] = [];
+  if (s.workers !== undefined && s.workers !== opened.workers) diff.push(`workers=${s.workers}`);
+  if (s.buffersPerWorker !== undefined && s.buffersPerWorker !== opened.buffersPerWorker) diff.push(`buffersPerWorker=${s.buffersPerWorker}`);
+  return diff.length > 0 ? diff.join(', ') : undefined;
+}

@@ -1,0 +1,149 @@
+// What the agent asks of Linux directly, beside the dataplane: list devices
+// (to find the mirrors it owns), read a mirror's MTU/MAC/state, set them, and
+// apply the host config of a pair (addresses). Always `ip` through execFile
+// with a fixed argv; every name that reaches an argv was validated first
+// (dataplane/validate.ts), so a spec can neither name a file nor reach a shell.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+
+import { checkCidr, checkIfName, checkMac, checkMtu, checkNetns } from '../../dataplane/validate.js';
+
+const run = promisify(execFile);
+
+/** The ifalias that marks a device as created by the agent with this owner tag. */
+export const ownerMark = (tag: string): string => `kube-lcp:${tag}`;
+
+export interface KernelLink {
+  ifindex: number;
+  name: string;
+  mtu: number;
+  mac: string;
+  adminUp: boolean;
+  alias: string;
+  /** "tun" for TAP and TUN devices (linkinfo.info_kind), "veth", ... */
+  kind: string;
+}
+
+export class KernelError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'ENOENT' | 'ENODEV' | 'EIO',
+  ) {
+    super(message);
+    this.name = 'KernelError';
+  }
+}
+
+interface IpLink {
+  ifindex: number;
+  ifname: string;
+  mtu: number;
+  address?: string;
+  flags?: string[];
+  ifalias?: string;
+  linkinfo?: { info_kind?: string };
+}
+
+interface IpAddr {
+  ifname: string;
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
+}
+
+/** Netns names are files under /run/netns ('' = the agent's own netns). */
+export function netnsExists(netns: string): boolean {
+  return checkNetns('netns', netns) === '' || existsSync(`/run/netns/${netns}`);
+}
+
+async function ip(netns: string, args: string[]): Promise<string> {
+  const ns = checkNetns('netns', netns);
+  const argv = ns ? ['-n', ns, ...args] : args;
+  try {
+    const { stdout } = await run('ip', argv, { timeout: 10_000, maxBuffer: 64 << 20 });
+    return stdout;
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    const text = (err.stderr || err.message).trim();
+    if (/Cannot open network namespace/.test(text)) throw new KernelError(`netns '${ns}' does not exist`, 'ENOENT');
+    if (/does not exist|Cannot find device/.test(text)) throw new KernelError(text, 'ENODEV');
+    throw new KernelError(`ip ${argv.join(' ')}: ${text}`, 'EIO');
+  }
+}
+
+function toLink(l: IpLink): KernelLink {
+  return {
+    ifindex: l.ifindex,
+    name: l.ifname,
+    mtu: l.mtu,
+    mac: (l.address ?? '').toLowerCase(),
+    adminUp: (l.flags ?? []).includes('UP'),
+    alias: l.ifalias ?? '',
+    kind: l.linkinfo?.info_kind ?? '',
+  };
+}
+
+export async function listLinks(netns: string): Promise<KernelLink[]> {
+  return (JSON.parse((await ip(netns, ['-j', '-d', 'link', 'show'])) || '[]') as IpLink[]).map(toLink);
+}
+
+/** Devices in netns carrying our mark: the only ones the agent may delete or change. */
+export async function ownedLinks(netns: string, tag: string): Promise<KernelLink[]> {
+  return (await listLinks(netns)).filter((l) => l.alias === ownerMark(tag));
+}
+
+/** The device, or undefined when there is none of that name. */
+export async function getLink(netns: string, name: string): Promise<KernelLink | undefined> {
+  checkIfName('name', name);
+  try {
+    const links = JSON.parse((await ip(netns, ['-j', '-d', 'link', 'show', 'dev', name])) || '[]') as IpLink[];
+    return links[0] ? toLink(links[0]) : undefined;
+  } catch (e) {
+    if (e instanceof KernelError && e.code === 'ENODEV') return undefined;
+    throw e;
+  }
+}
+
+/** Global-scope addresses of a device, as "addr/len". Link-local ones are the kernel's own. */
+export async function addresses(netns: string, name: string): Promise<string[]> {
+  checkIfName('name', name);
+  const out = JSON.parse((await ip(netns, ['-j', 'addr', 'show', 'dev', name])) || '[]') as IpAddr[];
+  return out.flatMap((l) => (l.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`));
+}
+
+export async function addAddress(netns: string, name: string, cidr: string): Promise<void> {
+  checkIfName('name', name);
+  checkCidr('address', cidr, true);
+  await ip(netns, ['addr', 'replace', cidr, 'dev', name]);
+}
+
+export async function removeAddress(netns: string, name: string, cidr: string): Promise<void> {
+  checkIfName('name', name);
+  checkCidr('address', cidr, true);
+  await ip(netns, ['addr', 'del', cidr, 'dev', name]);
+}
+
+export async function setMtu(netns: string, name: string, mtu: number): Promise<void> {
+  checkIfName('name', name);
+  await ip(netns, ['link', 'set', 'dev', name, 'mtu', String(checkMtu('mtu', mtu))]);
+}
+
+export async function setMac(netns: string, name: string, mac: string): Promise<void> {
+  checkIfName('name', name);
+  await ip(netns, ['link', 'set', 'dev', name, 'address', checkMac('mac', mac)]);
+}
+
+export async function setUp(netns: string, name: string): Promise<void> {
+  checkIfName('name', name);
+  await ip(netns, ['link', 'set', 'dev', name, 'up']);
+}
+
+/**
+ * Deletes a device only if it still carries our mark (checked right before,
+ * so a device someone renamed into the slot is left alone).
+ */
+export async function deleteOwnedLink(netns: string, name: string, tag: string): Promise<boolean> {
+  const link = await getLink(netns, name);
+  if (!link || link.alias !== ownerMark(tag)) return false;
+  await ip(netns, ['link', 'del', 'dev', name]);
+  return true;
+}

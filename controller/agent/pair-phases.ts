@@ -1,0 +1,172 @@
+// The small steps that bring one pair to its desired state. Each does one
+// thing, is idempotent (it looks before it acts), records what it saw in
+// scope.obs, and returns done or requeue-after, or throws (classified into a
+// condition reason by the reconciler). Changes in place take the least
+// disruptive path: MTU and MAC are set on the live devices; only a change of
+// port, mirror name, netns or kind replaces a device.
+import { canonicalCidr } from './addresses.js';
+import * as kernel from './kernel.js';
+import type { PairScope } from './pair-scope.js';
+import type { PhaseName } from './reasons.js';
+import { watchKey, watchOptions } from './watch-options.js';
+
+export type PhaseResult = { done: true } | { requeueAfterMs: number };
+export interface Phase {
+  name: PhaseName;
+  run(scope: PairScope): Promise<PhaseResult>;
+}
+
+const done: PhaseResult = { done: true };
+
+/** Gives a port back to the kernel; its mirror is deleted only when asked (it is ours). */
+export function releasePort(scope: Pick<PairScope, 'ctx'>, index: number, deleteMirror: boolean): void {
+  const { dp } = scope.ctx;
+  if (!dp.ports().some((p) => p.index === index)) return;
+  if (dp.pairs().some((p) => p.port === index)) dp.removePair(index, { deleteMirror });
+  dp.removePort(index);
+}
+
+/** The port exists in the dataplane: taken over from the kernel, or already ours. */
+export const ensurePort: Phase = {
+  name: 'ensurePort',
+  async run(scope) {
+    const { ctx, desired, log } = scope;
+    const want = desired.port;
+    // The pair moved to another netdev (or driver): give the old one back first, keep the mirror (re-adopted below).
+    const claimed = ctx.claims.get(desired.name);
+    const held = claimed === undefined ? undefined : ctx.dp.ports().find((p) => p.index === claimed);
+    const sameDriver = (driver: string) => want.driver === 'auto' || want.driver === driver;
+    if (held && (held.name !== want.name || held.netns !== want.netns || !sameDriver(held.driver))) {
+      log.info({ port: held.index, from: held.name, to: want.name }, 'port changed: giving the old one back');
+      releasePort(scope, held.index, false);
+      ctx.claims.delete(desired.name);
+    }
+    let port = ctx.dp.ports().find((p) => p.name === want.name && p.netns === want.netns);
+    // Held by a pair no longer desired (the reconciler refuses two desired pairs on one port): take it over.
+    for (const [other, index] of ctx.claims) if (port && other !== desired.name && index === port.index) ctx.claims.delete(other);
+    if (!port) {
+      port = ctx.dp.addPort({ name: want.name, netns: want.netns || undefined, driver: want.driver });
+      log.info({ port: port.index, name: port.name, driver: port.driver }, 'port added');
+    }
+    ctx.claims.set(desired.name, port.index);
+    scope.obs.port = port;
+    return done;
+  },
+};
+
+/** The mirror exists with the desired name, netns, kind, MTU and MAC, paired with the port. */
+export const ensureMirror: Phase = {
+  name: 'ensureMirror',
+  async run(scope) {
+    const { ctx, desired, log, obs } = scope;
+    const port = obs.port;
+    if (!port) throw new Error('ensureMirror before ensurePort');
+    const want = desired.mirror;
+    let pair = ctx.dp.pairs().find((p) => p.port === port.index);
+    if (pair && (pair.mirrorName !== want.name || pair.mirrorNetns !== want.netns || (want.kind && pair.mirrorKind !== want.kind))) {
+      // A new name, netns or kind is a new device: the old one is ours, delete it.
+      log.info({ from: `${pair.mirrorName}@${pair.mirrorNetns}`, to: `${want.name}@${want.netns}` }, 'mirror changed: replacing it');
+      ctx.dp.removePair(port.index, { deleteMirror: true });
+      ctx.state.forgetMirror(pair.mirrorNetns, pair.mirrorName);
+      pair = undefined;
+    }
+    if (!pair) {
+      const prev = ctx.state.mirror(want.netns, want.name);
+      ctx.state.recordMirror({ pair: desired.name, netns: want.netns, name: want.name, addresses: prev?.addresses ?? [] });
+      pair = ctx.dp.createPair(port.index, {
+        name: want.name,
+        netns: want.netns || undefined,
+        kind: want.kind,
+        mtu: want.mtu,
+        mac: want.mac,
+      });
+      log.info({ mirror: want.name, netns: want.netns, adopted: pair.adopted }, pair.adopted ? 'mirror re-adopted' : 'mirror created');
+    }
+    obs.pair = pair;
+    let link = await kernel.getLink(want.netns, want.name);
+    if (!link) {
+      // Deleted under us (the netlink mirror drops such a pair by itself when it watches the netns): unpair, make it anew.
+      if (ctx.dp.pairs().some((p) => p.port === port.index)) ctx.dp.removePair(port.index, { deleteMirror: false });
+      return { requeueAfterMs: 200 };
+    }
+    // In place: the live device and the port take the new MTU/MAC, nothing is recreated.
+    const current = ctx.dp.ports().find((p) => p.index === port.index) ?? port;
+    if (want.mtu !== undefined && link.mtu !== want.mtu) await kernel.setMtu(want.netns, want.name, want.mtu);
+    if (want.mtu !== undefined && current.mtu !== want.mtu) ctx.dp.setPort(port.index, { mtu: want.mtu });
+    if (want.mac !== undefined && link.mac !== want.mac && pair.mirrorKind === 'tap') await kernel.setMac(want.netns, want.name, want.mac);
+    if (want.mac !== undefined && current.mac !== want.mac && pair.mirrorKind === 'tap') ctx.dp.setPort(port.index, { mac: want.mac });
+    link = (await kernel.getLink(want.netns, want.name)) ?? link;
+    obs.link = link;
+    obs.wantMtu = want.mtu ?? current.mtu;
+    obs.wantMac = pair.mirrorKind === 'tap' ? (want.mac ?? current.mac) : undefined;
+    return done;
+  },
+};
+
+/** The netlink mirror follows the mirror's netns with the node's options. */
+export const ensureWatch: Phase = {
+  name: 'ensureWatch',
+  async run(scope) {
+    const { ctx, desired, log, obs } = scope;
+    const netns = desired.mirror.netns;
+    const settings = ctx.settings();
+    const key = watchKey(settings);
+    const status = ctx.dp.mirrorStatus().find((s) => s.netns === netns);
+    const live = status !== undefined && (status.state === 'starting' || status.state === 'syncing' || status.state === 'synced');
+    if (!(live && ctx.watches.get(netns) === key)) {
+      // New options (or a watch that ended) restart it: withdraw what it installed, dump afresh.
+      if (status) ctx.dp.unwatchNetns(netns, { withdraw: true });
+      ctx.dp.watchNetns(netns, watchOptions(settings));
+      ctx.watches.set(netns, key);
+      log.info({ netns, lcpSync: settings.lcpSync }, 'watching netns');
+    }
+    obs.watching = true;
+    return done;
+  },
+};
+
+/** The pair's declared addresses are on the mirror; ones we put there and no longer declared are removed. */
+export const applyHostConfig: Phase = {
+  name: 'applyHostConfig',
+  async run(scope) {
+    const { ctx, desired, log, obs } = scope;
+    const { netns, name } = desired.mirror;
+    const want = desired.addresses.map(canonicalCidr);
+    const have = new Set((await kernel.addresses(netns, name)).map(canonicalCidr));
+    const record = ctx.state.mirror(netns, name);
+    for (const a of record?.addresses ?? []) {
+      if (!want.includes(a) && have.has(a)) {
+        await kernel.removeAddress(netns, name, a);
+        log.info({ mirror: name, address: a }, 'address removed');
+      }
+    }
+    for (const a of want) {
+      if (!have.has(a)) {
+        await kernel.addAddress(netns, name, a);
+        log.info({ mirror: name, address: a }, 'address applied');
+      }
+    }
+    ctx.state.recordMirror({ pair: desired.name, netns, name, addresses: want });
+    obs.hostConfigured = true;
+    return done;
+  },
+};
+
+/**
+ * The port is up when its mirror is. Linux owns the mirror's admin state (the
+ * netlink mirror copies it to the port), so a mirror someone set down stays down.
+ */
+export const setUp: Phase = {
+  name: 'setUp',
+  async run(scope) {
+    const { ctx, obs } = scope;
+    const port = obs.port;
+    if (!port || !obs.link) throw new Error('setUp before ensureMirror');
+    const current = ctx.dp.ports().find((p) => p.index === port.index);
+    if (obs.link.adminUp && current && !current.adminUp) ctx.dp.setPort(port.index, { up: true });
+    obs.port = ctx.dp.ports().find((p) => p.index === port.index) ?? port;
+    return done;
+  },
+};
+
+export const pairPhases: Phase[] = [ensurePort, ensureMirror, ensureWatch, applyHostConfig, setUp];

@@ -1,0 +1,90 @@
+// Which pairs and which LinuxControlPlane settings apply to this node. Pure.
+import type { InterfacePair } from '../api/interface-pair.js';
+import type { LinuxControlPlane, LinuxControlPlaneSpec } from '../api/linux-control-plane.js';
+import type { NodeIdentity } from './desired.js';
+
+type LabelSelector = NonNullable<LinuxControlPlaneSpec['nodeSelector']>;
+
+/** metav1.LabelSelector semantics: every term must hold; an empty selector matches everything. */
+export function selectorMatches(sel: LabelSelector | undefined, labels: Record<string, string>): boolean {
+  if (!sel) return true;
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of sel.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, e.key);
+    const value = has ? labels[e.key] : undefined;
+    const values = e.values ?? [];
+    switch (e.operator) {
+      case 'In':
+        if (value === undefined || !values.includes(value)) return false;
+        break;
+      case 'NotIn':
+        if (value !== undefined && values.includes(value)) return false;
+        break;
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+export function pairSelectsNode(pair: InterfacePair, node: NodeIdentity): boolean {
+  if (pair.spec.nodeName !== undefined) return pair.spec.nodeName === node.name;
+  return pair.spec.nodeSelector !== undefined && selectorMatches(pair.spec.nodeSelector, node.labels);
+}
+
+/** The node's control-plane settings, with defaults filled in. */
+export interface NodeSettings {
+  /** The LinuxControlPlane they came from; undefined = built-in defaults. */
+  from?: string;
+  defaultNetns: string;
+  lcpSync: boolean;
+  /** Kernel tables to mirror; undefined = all but local. */
+  tables?: number[];
+  /** Route protocols to mirror; undefined = all but kernel (connected routes come from addresses). */
+  protocols?: number[];
+  workers?: number;
+  buffersPerWorker?: number;
+}
+
+export const defaultSettings: NodeSettings = { defaultNetns: '', lcpSync: false };
+
+export interface SettingsResolution {
+  settings: NodeSettings;
+  /** Names of the objects that tie at the top priority; empty when there is no conflict. */
+  conflict: string[];
+  /** Objects that select this node. */
+  matched: string[];
+}
+
+/**
+ * The highest priority wins; a tie at the top is a conflict, reported and
+ * not merged: the previous settings stay in force (DESIGN.md).
+ */
+export function resolveSettings(lcps: readonly LinuxControlPlane[], node: NodeIdentity, previous: NodeSettings): SettingsResolution {
+  const matching = lcps.filter((l) => selectorMatches(l.spec.nodeSelector, node.labels));
+  const matched = matching.map((l) => l.metadata.name ?? '').sort();
+  if (matching.length === 0) return { settings: defaultSettings, conflict: [], matched };
+  const top = Math.max(...matching.map((l) => l.spec.priority ?? 0));
+  const winners = matching.filter((l) => (l.spec.priority ?? 0) === top);
+  if (winners.length > 1) return { settings: previous, conflict: winners.map((l) => l.metadata.name ?? '').sort(), matched };
+  const w = winners[0]!;
+  const s = w.spec;
+  const nonEmpty = (a: readonly number[] | undefined): number[] | undefined => (a && a.length > 0 ? [...a] : undefined);
+  return {
+    settings: {
+      from: w.metadata.name,
+      defaultNetns: s.defaultNetns ?? '',
+      lcpSync: s.sync ?? false,
+      tables: nonEmpty(s.routes?.tables),
+      protocols: nonEmpty(s.routes?.protocols),
+      workers: s.dataplane?.workers,
+      buffersPerWorker: s.dataplane?.buffersPerWorker,
+    },
+    conflict: [],
+    matched,
+  };
+}

@@ -1,0 +1,64 @@
+// Standalone mode end to end: the file source, the agent, the control socket.
+// Used by `lcp agent --config` and by tests that run an agent in-process.
+import type { Logger } from 'pino';
+
+import { ControlServer } from '../control/server.js';
+import { agentHandler } from '../control/handlers.js';
+import { Agent } from './agent.js';
+import type { NodeIdentity } from './desired.js';
+import { FileSource } from './file-source.js';
+
+export interface StandaloneOptions {
+  config: string;
+  node: NodeIdentity;
+  stateDir: string;
+  /** Control socket path; undefined = none (tests may not want one). */
+  socket?: string;
+  socketGid?: number;
+  log: Logger;
+  debounceMs?: number;
+  resyncPeriodMs?: number;
+  driftPeriodMs?: number;
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+}
+
+export interface RunningAgent {
+  agent: Agent;
+  source: FileSource;
+  control?: ControlServer;
+  /** Socket closed first (no request sees a closed dataplane), then the queue drained and the dataplane closed. */
+  stop(): Promise<void>;
+}
+
+export async function startStandalone(o: StandaloneOptions): Promise<RunningAgent> {
+  const source = new FileSource(o.config, { debounceMs: o.debounceMs, log: o.log });
+  const agent = await Agent.start({
+    source,
+    node: o.node,
+    stateDir: o.stateDir,
+    log: o.log,
+    resyncPeriodMs: o.resyncPeriodMs,
+    driftPeriodMs: o.driftPeriodMs,
+    retryBaseMs: o.retryBaseMs,
+    retryMaxMs: o.retryMaxMs,
+  });
+  let control: ControlServer | undefined;
+  try {
+    if (o.socket) control = await ControlServer.listen({ path: o.socket, gid: o.socketGid, handle: agentHandler(agent) });
+  } catch (e) {
+    await agent.stop();
+    throw e;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    agent,
+    source,
+    control,
+    stop: () =>
+      (stopping ??= (async () => {
+        await control?.close();
+        await agent.stop();
+      })()),
+  };
+}

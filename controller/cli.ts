@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+// `lcp`: the node agent and the operator's commands (DESIGN.md, "The command
+// line"). `lcp agent` runs the agent; `lcp show ...` and `lcp trace` ask the
+// running agent over its control socket, like vppctl.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+import { startStandalone } from './agent/standalone.js';
+import { makeLogger } from './agent/log.js';
+import { ask, ControlError } from './control/client.js';
+import { DEFAULT_SOCKET } from './control/protocol.js';
+import { showCounters, showFib, showNeighbors, showPairs, showPorts, showTrace } from './show.js';
+
+const DEFAULT_STATE_DIR = '/run/kube-lcp';
+
+function intArg(min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < min || n > max) throw new InvalidArgumentError(`must be an integer ${min}..${max}`);
+    return n;
+  };
+}
+
+function labelArg(v: string, prev: Record<string, string>): Record<string, string> {
+  const eq = v.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError('labels are key=value');
+  return { ...prev, [v.slice(0, eq)]: v.slice(eq + 1) };
+}
+
+/** A group id, or a group name looked up in /etc/group. */
+function groupArg(v: string): number {
+  if (/^\d+$/.test(v)) return Number(v);
+  const line = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[0] === v);
+  const gid = line?.split(':')[2];
+  if (gid === undefined) throw new InvalidArgumentError(`no group '${v}'`);
+  return Number(gid);
+}
+
+function print(json: boolean, data: unknown, text: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : text());
+}
+
+const program = new Command('lcp')
+  .description('kube-lcp: a Linux Control Plane for an embedded dataplane, run the Kubernetes way')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+program
+  .command('agent')
+  .description('run the node agent: standalone with --config FILE (cluster mode: --kubeconfig, not in this build yet)')
+  .option('--config <file>', 'standalone: a YAML file of InterfacePair / LinuxControlPlane documents, reloaded on change')
+  .option('--kubeconfig <file>', 'cluster mode (not available yet)')
+  .option('--node <name>', 'this node\'s name (selectors match it)', hostname().toLowerCase())
+  .option('--node-label <key=value>', 'a label of this node (repeatable)', labelArg, {})
+  .option('--socket <path>', 'control socket', DEFAULT_SOCKET)
+  .option('--socket-group <group>', 'also let this group use the control socket (mode 0660)', groupArg)
+  .option('--state-dir <dir>', 'restart count and the record of our mirrors', DEFAULT_STATE_DIR)
+  .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
+  .option('--resync-period <seconds>', 'reconcile everything this often', intArg(1, 86400), 30)
+  .action(async (o: { config?: string; kubeconfig?: string; node: string; nodeLabel: Record<string, string>; socket: string; socketGroup?: number; stateDir: string; logLevel: 'info'; resyncPeriod: number }) => {
+    if (!o.config) {
+      process.stderr.write('lcp agent: cluster mode (--kubeconfig / in-cluster) is not available in this build; use --config FILE\n');
+      process.exit(2);
+    }
+    const log = makeLogger(o.logLevel);
+    const running = await startStandalone({
+      config: o.config,
+      node: { name: o.node, labels: o.nodeLabel },
+      stateDir: o.stateDir,
+      socket: o.socket,
+      socketGid: o.socketGroup,
+      log,
+      resyncPeriodMs: o.resyncPeriod * 1000,
+    });
+    log.info({ socket: o.socket, config: o.config }, 'ready');
+    const shutdown = (signal: string): void => {
+      log.info({ signal }, 'shutting down (mirrors persist)');
+      running.stop().then(
+        () => process.exit(0),
+        (e: unknown) => {
+          log.error({ err: e }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+
+const show = program.command('show').description('ask the running agent, like vppctl show');
+const socketOption = () => new Option('--socket <path>', 'control socket').default(DEFAULT_SOCKET);
+const jsonOption = () => new Option('--json', 'JSON for scripts');
+
+show.command('pairs').description('pairs and their conditions (the node\'s NodeDataplane)').addOption(jsonOption()).addOption(socketOption())
+  .action(async (o: { json?: boolean; socket: string }) => {
+    const d = await ask.pairs(o.socket);
+    print(!!o.json, d.node, () => showPairs(d.node, d.settings, d.pairs));
+  });
+show.command('ports').description('dataplane ports and their mirrors').addOption(jsonOption()).addOption(socketOption())
+  .action(async (o: { json?: boolean; socket: string }) => {
+    const d = await ask.ports(o.socket);
+    print(!!o.json, d, () => showPorts(d.ports, d.pairs));
+  });
+show.command('fib').description('a FIB table').addOption(jsonOption()).addOption(socketOption())
+  .option('--table <n>', 'table id', intArg(0, 0xffffffff), 0)
+  .addOption(new Option('--family <4|6>', 'address family').choices(['4', '6']).default('4'))
+  .action(async (o: { json?: boolean; socket: string; table: number; family: '4' | '6' }) => {
+    const d = await ask.fib(o.socket, o.table, o.family === '6' ? 6 : 4);
+    print(!!o.json, d, () => showFib(d.entries, d.table, d.family));
+  });
+show.command('neighbors').alias('neighbours').description('resolved neighbours (rewrite adjacencies)').addOption(jsonOption()).addOption(socketOption())
+  .action(async (o: { json?: boolean; socket: string }) => {
+    const d = await ask.neighbors(o.socket);
+    print(!!o.json, d, () => showNeighbors(d.neighbors, d.ports));
+  });
+show.command('counters').description('per-port counters and drops/punts by reason').addOption(jsonOption()).addOption(socketOption())
+  .action(async (o: { json?: boolean; socket: string }) => {
+    const d = await ask.counters(o.socket);
+    print(!!o.json, d, () => showCounters(d));
+  });
+
+program
+  .command('trace')
+  .description('trace the next N packets received, with the nodes each one crossed')
+  .argument('[count]', 'packets to trace', intArg(1, 1024), 10)
+  .addOption(jsonOption())
+  .addOption(socketOption())
+  .option('--wait <seconds>', 'how long to wait for them', intArg(0, 3600), 5)
+  .action(async (count: number, o: { json?: boolean; socket: string; wait: number }) => {
+    await ask.traceArm(o.socket, count);
+    const end = Date.now() + o.wait * 1000;
+    let records = await ask.traceRead(o.socket);
+    while (records.length < count && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 200));
+      records = await ask.traceRead(o.socket);
+    }
+    print(!!o.json, records, () => showTrace(records));
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`lcp: ${e instanceof ControlError || e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,68 @@
+// Which pairs and settings apply to a node.
+import type { InterfacePair } from '../../controller/api/interface-pair.js';
+import type { LinuxControlPlane } from '../../controller/api/linux-control-plane.js';
+import { nodeDesired } from '../../controller/agent/node-desired.js';
+import { defaultSettings, pairSelectsNode, resolveSettings, selectorMatches } from '../../controller/agent/selection.js';
+
+const node = { name: 'n1', labels: { role: 'edge', zone: 'a' } };
+const lcp = (name: string, priority?: number, matchLabels?: Record<string, string>): LinuxControlPlane => ({
+  apiVersion: 'lcp.kubelcp.io/v1alpha1', kind: 'LinuxControlPlane', metadata: { name },
+  spec: { priority, defaultNetns: `ns-${name}`, nodeSelector: matchLabels ? { matchLabels } : undefined },
+});
+const pair = (name: string, spec: Partial<InterfacePair['spec']>): InterfacePair => ({
+  apiVersion: 'lcp.kubelcp.io/v1alpha1', kind: 'InterfacePair', metadata: { name },
+  spec: { port: { name: 'eth1' }, mirror: { name: 'e1' }, ...spec },
+});
+
+describe('selectors', () => {
+  it('follow metav1.LabelSelector semantics', () => {
+    expect(selectorMatches(undefined, node.labels)).toBe(true);
+    expect(selectorMatches({}, node.labels)).toBe(true);
+    expect(selectorMatches({ matchLabels: { role: 'edge' } }, node.labels)).toBe(true);
+    expect(selectorMatches({ matchLabels: { role: 'core' } }, node.labels)).toBe(false);
+    expect(selectorMatches({ matchExpressions: [{ key: 'zone', operator: 'In', values: ['a', 'b'] }] }, node.labels)).toBe(true);
+    expect(selectorMatches({ matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['a'] }] }, node.labels)).toBe(false);
+    expect(selectorMatches({ matchExpressions: [{ key: 'gpu', operator: 'DoesNotExist' }] }, node.labels)).toBe(true);
+    expect(selectorMatches({ matchExpressions: [{ key: 'gpu', operator: 'Exists' }] }, node.labels)).toBe(false);
+  });
+  it('select pairs by nodeName or by label', () => {
+    expect(pairSelectsNode(pair('p', { nodeName: 'n1' }), node)).toBe(true);
+    expect(pairSelectsNode(pair('p', { nodeName: 'n2' }), node)).toBe(false);
+    expect(pairSelectsNode(pair('p', { nodeSelector: { matchLabels: { zone: 'a' } } }), node)).toBe(true);
+  });
+});
+
+describe('resolveSettings', () => {
+  it('takes the highest priority', () => {
+    const r = resolveSettings([lcp('low', 1), lcp('high', 5)], node, defaultSettings);
+    expect(r.settings.from).toBe('high');
+    expect(r.settings.defaultNetns).toBe('ns-high');
+    expect(r.conflict).toEqual([]);
+  });
+  it('reports a tie and keeps the previous settings instead of merging', () => {
+    const previous = { ...defaultSettings, from: 'old', defaultNetns: 'ns-old' };
+    const r = resolveSettings([lcp('x'), lcp('y'), lcp('z', -1)], node, previous);
+    expect(r.conflict).toEqual(['x', 'y']);
+    expect(r.settings).toBe(previous);
+  });
+  it('ignores objects that select other nodes; none at all means defaults', () => {
+    expect(resolveSettings([lcp('other', 9, { role: 'core' })], node, defaultSettings).settings).toEqual(defaultSettings);
+  });
+});
+
+describe('nodeDesired', () => {
+  it('fills the mirror netns from the settings and refuses a second claim on one port or mirror', () => {
+    const pairs = new Map([
+      ['a', { pair: pair('a', { nodeName: 'n1' }), generation: 1 }],
+      ['b', { pair: pair('b', { nodeName: 'n1', mirror: { name: 'e2' } }), generation: 1 }],
+      ['c', { pair: pair('c', { nodeName: 'n1', port: { name: 'eth3' } }), generation: 1 }],
+      ['d', { pair: pair('d', { nodeName: 'n2', port: { name: 'eth4' } }), generation: 1 }],
+    ]);
+    const d = nodeDesired({ pairs, controlPlanes: [] }, node, { ...defaultSettings, defaultNetns: 'linux' });
+    expect([...d.pairs.keys()]).toEqual(['a', 'b', 'c']);
+    expect(d.pairs.get('a')?.mirror.netns).toBe('linux');
+    expect(d.conflicts.get('b')?.reason).toBe('PortInUse');
+    expect(d.conflicts.get('c')?.reason).toBe('NameConflict');
+    expect(d.conflicts.has('a')).toBe(false);
+  });
+});
