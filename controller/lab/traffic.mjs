@@ -22,7 +22,9 @@ function done(obj) {
 if (mode === 'udp-sink') {
   // udp-sink <bindaddr> <port> <expected> <timeoutMs>
   const [addr, port, expected, timeoutMs] = args;
-  const sock = dgram.createSocket(addr.includes(':') ? 'udp6' : 'udp4');
+  // A large receive buffer (capped by net.core.rmem_max) so a sink that is
+  // briefly descheduled on a busy machine does not drop what arrived intact.
+  const sock = dgram.createSocket({ type: addr.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 4 << 20 });
   let received = 0, intact = 0;
   const sources = new Set();
   sock.on('message', (msg, rinfo) => {

@@ -17,16 +17,20 @@ export interface Dut {
   readonly ingressMac: string;
   /** Where forwarded packets are counted. */
   readonly countAt: { netns: string; dev: string };
+  /** Threads (tids) whose CPU time is the DUT's work, besides the topology's NAPI threads. */
+  readonly threads?: readonly number[];
   /** Replaces the FIB's extra routes with `n` synthetic ones of `family` (plus the traffic's); seconds taken. */
   loadRoutes?(family: Family, n: number): Promise<number>;
   /** Extra figures for the report (e.g. dataplane drop counters). */
-  stats?(): Record<string, number>;
+  stats?(): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
 
 export interface DutContext {
   topo: Topology;
   gen: XdpGen;
+  /** Port driver for the dataplane DUT. */
+  driver: 'af_packet' | 'af_xdp';
 }
 
 /** The sink: XDP drop+count on lcpb-s0 (gives it NAPI, so XDP redirects into it work too). */
@@ -103,8 +107,8 @@ export async function dataplane(ctx: DutContext): Promise<Dut> {
   };
   const release = onCleanup(closeDp);
   try {
-    const p0: PortInfo = dp.addPort({ name: DEV.dutIn, netns: NS.dut, driver: 'af_packet' });
-    const p1: PortInfo = dp.addPort({ name: DEV.dutOut, netns: NS.dut, driver: 'af_packet' });
+    const p0: PortInfo = dp.addPort({ name: DEV.dutIn, netns: NS.dut, driver: ctx.driver });
+    const p1: PortInfo = dp.addPort({ name: DEV.dutOut, netns: NS.dut, driver: ctx.driver });
     dp.setPort(p0.index, { up: true });
     dp.setPort(p1.index, { up: true });
     const baseRoutes = FAMILIES.map((f) => ({ prefix: PLAN[f].route, paths: [{ port: p1.index, via: PLAN[f].sink }] }));
@@ -114,12 +118,14 @@ export async function dataplane(ctx: DutContext): Promise<Dut> {
       dp.addNeighbor(p1.index, PLAN[f].sink, ctx.topo.macs.sink);
     }
     dp.addRoutes(baseRoutes);
-    await napiOnDutCore(ctx, true);
+    // AF_XDP's own XDP program gives the port NAPI; AF_PACKET needs GRO for it.
+    await napiOnDutCore(ctx, ctx.driver === 'af_packet');
     const mine = [...threadIds()].filter((t) => !before.has(t));
     await pinThreads(mine, DUT_CPU);
     return {
       kind: 'dataplane',
       ingressMac: p0.mac,
+      threads: mine,
       countAt: { netns: NS.sink, dev: DEV.sink },
       async loadRoutes(family, n) {
         const p = PLAN[family];
@@ -131,9 +137,14 @@ export async function dataplane(ctx: DutContext): Promise<Dut> {
           dp.addRoutes(all.slice(i, i + 100_000).map((prefix) => ({ prefix, paths: [{ port: p1.index, via: p.sink }] })));
         return (performance.now() - t0) / 1000;
       },
-      stats() {
+      async stats() {
         const c = dp.counters();
         const out: Record<string, number> = {};
+        // What the port's NAPI thread received vs what the worker got: the
+        // difference was dropped at the full RX ring (work done for nothing).
+        const link = await ctx.topo.linkStats(NS.dut, DEV.dutIn);
+        out.napi_rx_packets = link.rxPackets;
+        out.napi_rx_dropped = link.rxDropped;
         for (const port of c.ports) {
           out[`port${port.port}_rx`] = port.rxPackets;
           out[`port${port.port}_tx`] = port.txPackets;

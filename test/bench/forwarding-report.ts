@@ -52,7 +52,8 @@ export function forwardingTable(rs: CaseResult[], outcomes: DutOutcome[], plan: 
     `"generator" rows: frames counted and dropped at the DUT port itself, i.e. what the generator can deliver.`,
     `DISTURBED: other processes on the VM used more than ${BUSY_MACHINE}% of a core during a run; such figures are unreliable.`,
     `DUT work (NAPI thread of lcpb-d0, dataplane worker) is pinned to CPU 1; the sink's XDP drop runs in softirq on CPU 1 too.`,
-    `Kernel with the full table: ${plan.kernelFullTable ? 'measured' : 'not measured (1-route kernel used for ratios)'}.`,
+    `dataplane ports: ${plan.driver}.`,
+    `Kernel with the full table: ${plan.kernelFullTable && plan.fullTable > 0 ? 'measured' : 'not measured (1-route kernel used for ratios)'}.`,
   ];
   for (const o of outcomes) {
     if (o.error) notes.push(`${o.kind}: FAILED: ${o.error}`);
@@ -77,6 +78,7 @@ export function forwardingMetrics(rs: CaseResult[], outcomes: DutOutcome[], plan
     forwarding_runs: opts.runs,
     forwarding_full_table_routes: plan.fullTable,
     forwarding_kernel_full_table: plan.kernelFullTable,
+    forwarding_dataplane_driver: plan.driver,
   };
   for (const r of rs) {
     const k = key(r);

@@ -8,7 +8,7 @@ import { XdpGen } from './generator.js';
 import { FAMILIES, PLAN, routesLabel } from './plan.js';
 import { forwardingTable, forwardingMetrics } from './forwarding-report.js';
 import type { BenchOptions, BenchSection, Metric, SectionResult } from './sections.js';
-import { DEV, GEN_CPU, NS, Topology } from './topology.js';
+import { DEV, DUT_CPU, GEN_CPU, NS, Topology, ksoftirqd, threadCpuSeconds } from './topology.js';
 import { sleep } from './exec.js';
 import { foreignCpuPercent, foreignTicks } from './cpu.js';
 
@@ -26,6 +26,11 @@ export interface RunFigure {
   forwardedPps: number;
   /** CPU used meanwhile by processes that are not the bench, % of one core. */
   foreignCpu: number;
+  /** CPU seconds used by the DUT's threads (NAPI kthread, ksoftirqd, workers) during the run. */
+  dutCpuSeconds: number;
+  /** Packets the sink counted, and the generator's elapsed seconds. */
+  packets: number;
+  seconds: number;
 }
 
 /** Above this much foreign CPU (% of a core) during a run, the figure is flagged as disturbed. */
@@ -43,6 +48,14 @@ export interface CaseResult {
   offeredPps: number;
   forwardedPps: number;
   runs: RunFigure[];
+  /**
+   * Forwarded packets per second of CPU the DUT's threads actually got (median
+   * over runs): the DUT's efficiency, much less sensitive than forwardedPps to
+   * other processes taking turns on the DUT core.
+   */
+  ppsPerDutCore: number;
+  /** Share of the DUT core its threads got, % (median). */
+  dutCpuPct: number;
   generatorBound: boolean;
   notes: string[];
 }
@@ -65,6 +78,12 @@ async function measure(gen: XdpGen, dut: Dut, topo: Topology, family: Family, si
   const frame = buildFrame({ family, length: size.bytes, dstMac: dut.ingressMac, srcMac: topo.macs.gen, src: p.gen, dst: p.dst });
   const send = (seconds: number) => gen.gen({ netns: NS.gen, dev: DEV.gen, frame, seconds, cpu: GEN_CPU });
   const count = () => gen.count(dut.countAt.netns, dut.countAt.dev);
+  // The DUT's CPU: its NAPI kthread(s), the DUT core's ksoftirqd, its own
+  // threads. Softirq work done on a thread's way out of a bh-disabled
+  // section (e.g. the sink's NAPI poll after a transmit) is charged to that
+  // thread (no IRQ time accounting on this kernel).
+  const dutTids = [...topo.dutThreads, ...ksoftirqd(DUT_CPU), ...(dut.threads ?? [])];
+  const dutCpu = (): number => dutTids.reduce((a, t) => a + threadCpuSeconds(t), 0);
   await send(0.5); // warm-up: caches, page pool, neighbour state
   await sleep(100);
   const runs: RunFigure[] = [];
@@ -77,12 +96,14 @@ async function measure(gen: XdpGen, dut: Dut, topo: Topology, family: Family, si
       await waitQuiet(opts);
       const c0 = await count();
       const f0 = foreignTicks();
+      const d0 = dutCpu();
       const g = await send(opts.seconds);
+      const d1 = dutCpu();
       const foreign = foreignCpuPercent(f0, foreignTicks(), g.seconds);
       await sleep(100); // let the last frames drain out of the rings
       const c1 = await count();
       const pkts = c1.packets - c0.packets;
-      fig = { offeredPps: g.pps, forwardedPps: pkts / g.seconds, foreignCpu: foreign };
+      fig = { offeredPps: g.pps, forwardedPps: pkts / g.seconds, foreignCpu: foreign, dutCpuSeconds: d1 - d0, packets: pkts, seconds: g.seconds };
       // The sink must see our frames, whole: a DUT that forwards something
       // else (or truncates) must not score.
       const avg = pkts > 0 ? (c1.bytes - c0.bytes) / pkts : 0;
@@ -102,10 +123,12 @@ async function measure(gen: XdpGen, dut: Dut, topo: Topology, family: Family, si
   if (foreignCpu > BUSY_MACHINE) notes.push(`DISTURBED: other processes used ${foreignCpu.toFixed(0)}% of a core`);
   const generatorBound = dut.kind !== 'generator' && offeredPps > 0 && forwardedPps >= GENERATOR_BOUND * offeredPps;
   if (generatorBound) notes.push('GENERATOR-BOUND: figure is a lower bound');
-  const r: CaseResult = { dut: dut.kind, family, size: size.label, frameBytes: size.bytes, routes, foreignCpu, offeredPps, forwardedPps, runs, generatorBound, notes };
+  const ppsPerDutCore = median(runs.map((r) => (r.dutCpuSeconds > 0 ? r.packets / r.dutCpuSeconds : 0)));
+  const dutCpuPct = median(runs.map((r) => (r.seconds > 0 ? (r.dutCpuSeconds / r.seconds) * 100 : 0)));
+  const r: CaseResult = { dut: dut.kind, family, size: size.label, frameBytes: size.bytes, routes, foreignCpu, offeredPps, forwardedPps, runs, ppsPerDutCore, dutCpuPct, generatorBound, notes };
   opts.log(
     `  ${dut.kind} ip${family} ${size.label}B routes=${routes ? routesLabel(routes) : '-'}: offered ${fmt(offeredPps)} forwarded ${fmt(forwardedPps)} pps` +
-      ` [${runs.map((x) => fmt(x.forwardedPps)).join(', ')}]${notes.length ? ' ' + notes.join('; ') : ''}`,
+      ` [${runs.map((x) => fmt(x.forwardedPps)).join(', ')}] DUT cpu ${dutCpuPct.toFixed(0)}% -> ${fmt(ppsPerDutCore)} pps/core${notes.length ? ' ' + notes.join('; ') : ''}`,
   );
   return r;
 }
@@ -135,7 +158,12 @@ function fmt(pps: number): string {
 
 export interface ForwardingPlan {
   duts: DutKind[];
-  /** Full-table size for the "1M" cases. */
+  /** Families and frame sizes measured (--family=4, --size=64 narrow them). */
+  families: readonly Family[];
+  sizes: readonly { label: number; bytes: number }[];
+  /** Port driver of the dataplane DUT (--driver=af_xdp; default af_packet). */
+  driver: 'af_packet' | 'af_xdp';
+  /** Full-table size for the "1M" cases (0: --no-full-table, not measured). */
   fullTable: number;
   /** Also measure the kernel with the full table (costs ~1 min of `ip -batch` per family). */
   kernelFullTable: boolean;
@@ -144,8 +172,20 @@ export interface ForwardingPlan {
 export function planFrom(opts: BenchOptions): ForwardingPlan {
   const f = opts.flags;
   const duts: DutKind[] = (['generator', 'kernel', 'xdp', 'dataplane'] as const).filter((k) => !f.has(`no-${k}`));
-  const full = [...f].find((x) => x.startsWith('routes='));
-  return { duts, fullTable: full ? Number(full.slice('routes='.length)) : 1_000_000, kernelFullTable: !f.has('no-kernel-1m') };
+  const value = (name: string): string | undefined => [...f].find((x) => x.startsWith(`${name}=`))?.slice(name.length + 1);
+  const full = value('routes');
+  const fam = value('family');
+  const size = value('size');
+  const driver = value('driver') ?? 'af_packet';
+  if (driver !== 'af_packet' && driver !== 'af_xdp') throw new Error(`--driver=${driver}: af_packet or af_xdp`);
+  return {
+    duts,
+    families: fam ? FAMILIES.filter((x) => String(x) === fam) : FAMILIES,
+    sizes: size ? SIZES.filter((x) => String(x.label) === size) : SIZES,
+    driver,
+    fullTable: f.has('no-full-table') ? 0 : full ? Number(full) : 1_000_000,
+    kernelFullTable: !f.has('no-kernel-1m'),
+  };
 }
 
 async function runDut(kind: DutKind, gen: XdpGen, plan: ForwardingPlan, opts: BenchOptions, results: CaseResult[]): Promise<DutOutcome> {
@@ -153,21 +193,21 @@ async function runDut(kind: DutKind, gen: XdpGen, plan: ForwardingPlan, opts: Be
   opts.log(`forwarding: ${kind}`);
   const topo = await Topology.create();
   try {
-    const dut = await DUTS[kind]({ topo, gen });
+    const dut = await DUTS[kind]({ topo, gen, driver: plan.driver });
     try {
       const withRoutes = kind === 'dataplane' || kind === 'kernel';
-      for (const f of FAMILIES) for (const s of SIZES) results.push(await measure(gen, dut, topo, f, s, withRoutes ? 1 : 0, opts));
-      const full = dut.loadRoutes && (kind === 'dataplane' || plan.kernelFullTable) ? dut.loadRoutes.bind(dut) : undefined;
+      for (const f of plan.families) for (const s of plan.sizes) results.push(await measure(gen, dut, topo, f, s, withRoutes ? 1 : 0, opts));
+      const full = dut.loadRoutes && plan.fullTable > 0 && (kind === 'dataplane' || plan.kernelFullTable) ? dut.loadRoutes.bind(dut) : undefined;
       if (full) {
-        for (const f of FAMILIES) {
+        for (const f of plan.families) {
           opts.log(`  loading ${routesLabel(plan.fullTable)} IPv${f} routes into ${kind}`);
           const secs = await full(f, plan.fullTable);
           outcome.routeLoadSeconds[`ip${f}`] = secs;
           opts.log(`  loaded in ${secs.toFixed(1)} s`);
-          for (const s of SIZES) results.push(await measure(gen, dut, topo, f, s, plan.fullTable, opts));
+          for (const s of plan.sizes) results.push(await measure(gen, dut, topo, f, s, plan.fullTable, opts));
         }
       }
-      if (dut.stats) outcome.stats = dut.stats();
+      if (dut.stats) outcome.stats = await dut.stats();
     } finally {
       await dut.close();
     }

@@ -46,6 +46,9 @@ export function destroySync(): void {
 }
 
 export class Topology {
+  /** Threads doing DUT work on DUT_CPU (NAPI kthreads we pinned), for CPU accounting. */
+  readonly dutThreads: number[] = [];
+
   private constructor(
     readonly macs: Macs,
     private readonly release: () => void,
@@ -115,6 +118,7 @@ export class Topology {
       const pids = napiThreads(prefix).filter((p) => !before.has(p));
       if (pids.length > 0) {
         for (const pid of pids) await run('taskset', ['-p', '-c', String(cpu), String(pid)]);
+        this.dutThreads.push(...pids);
         return;
       }
       await sleep(20);
@@ -156,3 +160,20 @@ export function threadIds(): Set<number> {
 export async function pinThreads(tids: Iterable<number>, cpu: number): Promise<void> {
   for (const tid of tids) await run('taskset', ['-p', '-c', String(cpu), String(tid)]);
 }
+
+/** ksoftirqd of a CPU: softirq work it defers (e.g. under load) is DUT work too. */
+export function ksoftirqd(cpu: number): number[] {
+  return napiThreads(`ksoftirqd/${cpu}`).filter((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === `ksoftirqd/${cpu}`);
+}
+
+/** utime+stime of a thread (any process), in seconds; 0 once it is gone. */
+export function threadCpuSeconds(tid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${tid}/task/${tid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ
+  } catch {
+    return 0;
+  }
+}
+

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { ValidationError } from '../../dataplane/dataplane.js';
-import { describeRoot, eventually, nsx, sh } from '../helpers/lab.js';
+import { describeRoot, eventually, nsx, sh, sleep } from '../helpers/lab.js';
 import { buildRouter, learnNeighbors, teardown, trafficProcess, type Router } from '../helpers/router.js';
 
 async function udp(from: string, to: string, dst: string, count: number, timeoutMs = 4000) {
@@ -156,11 +156,29 @@ describeRoot('netlink mirror', () => {
     for (let i = 0; i < 5000; i++) lines.push(`route del 10.100.${(i >> 8) & 255}.${i & 255}/32`);
     writeFileSync(file, lines.join('\n') + '\n');
     try {
-      await sh('ip', ['-n', r.linux, '-batch', file], { timeoutMs: 120000 });
+      // While `ip -batch` floods the tiny socket, hold the dataplane's control
+      // lock with a big synchronous API load (into an unmirrored table), so the
+      // watcher stalls in its apply step and the kernel must drop notifications.
+      const burst = sh('ip', ['-n', r.linux, '-batch', file], { timeoutMs: 120000 });
+      await sleep(30);
+      r.dp.addTable(77);
+      const hold = Array.from({ length: 300000 }, (_, i) => ({
+        table: 77,
+        prefix: `172.${16 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`,
+        paths: [{ port: p.port.index, via: p.v4 }],
+      }));
+      r.dp.addRoutes(hold);
+      await burst;
+      r.dp.removeTable(77);
     } finally {
       unlinkSync(file);
     }
-    expect(await eventually(() => r!.dp.routeCount(0, 4) === 15000, 60000, 100)).toBe(true);
+    // The loss is noticed, a resync runs (mark, dump, sweep) and settles.
+    const settled = () => {
+      const s = r!.dp.mirrorStatus()[0];
+      return (s?.resyncs ?? 0) >= 2 && s?.state === 'synced' && r!.dp.routeCount(0, 4) === 15000;
+    };
+    expect(await eventually(settled, 60000, 100)).toBe(true);
     const st = r.dp.mirrorStatus()[0];
     expect(st?.lost).toBeGreaterThanOrEqual(1);
     expect(st?.resyncs).toBeGreaterThanOrEqual(2);

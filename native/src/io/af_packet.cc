@@ -2,9 +2,12 @@
 
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
+#include <linux/ethtool.h>
 #include <linux/if_packet.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -33,6 +36,20 @@ void bind_to(int fd, int ifindex, uint16_t proto, const std::string& object) {
 }
 
 constexpr size_t kTx2Data = TPACKET_ALIGN(sizeof(tpacket2_hdr));  // data offset in a TX slot
+
+// The netdev's driver ("veth", "virtio_net", ...), "" if unknown. Called in
+// the port's netns.
+std::string driver_name(const std::string& ifname) {
+  UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd) return {};
+  ethtool_drvinfo info{};
+  info.cmd = ETHTOOL_GDRVINFO;
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, ifname.data(), std::min(ifname.size(), sizeof(ifr.ifr_name) - 1));
+  ifr.ifr_data = reinterpret_cast<char*>(&info);
+  if (::ioctl(fd.get(), SIOCETHTOOL, &ifr) < 0) return {};
+  return std::string(info.driver, strnlen(info.driver, sizeof(info.driver)));
+}
 
 }  // namespace
 
@@ -134,10 +151,19 @@ AfPacketTx::AfPacketTx(const std::string& object, const LinkInfo& link, const Af
   if (!fd_) throw make_error("open tx packet socket", object, errno);
   // Bound with protocol 0: a TX socket never receives anything.
   max_len_ = std::min<uint32_t>(link.mtu + (link.p2p ? 0 : 22), kMaxFrame);  // + L2 + 2 tags
-  if (link.p2p) {
-    // No L2 header to derive skb->protocol from, so each packet is sent with
-    // an explicit one (sendmmsg per burst) rather than through a ring.
+  if (link.p2p || o.tx_mode == AfPacketTxMode::Copy) {
+    // A point-to-point port has no L2 header to derive skb->protocol from,
+    // so each packet is sent with an explicit one; veth prefers linear skbs
+    // (AfPacketTxMode). Either way: sendmmsg per burst rather than a ring.
+    copy_ = true;
     bind_to(fd_.get(), link.ifindex, 0, object);
+    int one = 1;
+    set_opt(fd_.get(), PACKET_QDISC_BYPASS, &one, sizeof(one), "set qdisc bypass", object);
+    // Room for a whole burst of jumbo skbs in flight (the default ~200 KiB
+    // holds fewer than 256 MTU-sized ones); best effort: FORCE needs CAP_NET_ADMIN.
+    int sndbuf = 4 << 20;
+    if (::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
+      ::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     return;
   }
   int v = TPACKET_V2;
@@ -163,7 +189,7 @@ AfPacketTx::AfPacketTx(const std::string& object, const LinkInfo& link, const Af
 }
 
 uint32_t AfPacketTx::tx_burst(Buffer* const* bufs, uint32_t n) {
-  if (link_.p2p) return tx_p2p(bufs, n);
+  if (copy_) return tx_copy(bufs, n);
   uint32_t i = 0;
   for (; i < n; ++i) {
     const Buffer* b = bufs[i];
@@ -199,7 +225,7 @@ void AfPacketTx::flush() {
     errors_.add();
 }
 
-uint32_t AfPacketTx::tx_p2p(Buffer* const* bufs, uint32_t n) {
+uint32_t AfPacketTx::tx_copy(Buffer* const* bufs, uint32_t n) {
   mmsghdr msgs[kMaxVector];
   iovec iov[kMaxVector];
   sockaddr_ll addr[kMaxVector];
@@ -207,18 +233,20 @@ uint32_t AfPacketTx::tx_p2p(Buffer* const* bufs, uint32_t n) {
   for (uint32_t i = 0; i < n && m < kMaxVector; ++i) {
     Buffer* b = bufs[i];
     unsigned ver = b->length ? b->data()[0] >> 4 : 0;
-    if (b->length > max_len_ || (ver != 4 && ver != 6)) {
+    if (b->length > max_len_ || (link_.p2p && ver != 4 && ver != 6) || (!link_.p2p && b->length < 14)) {
       oversize_.add();
       continue;
     }
-    addr[m] = sockaddr_ll{};
-    addr[m].sll_family = AF_PACKET;
-    addr[m].sll_ifindex = link_.ifindex;
-    addr[m].sll_protocol = htons(ver == 4 ? ETH_P_IP : ETH_P_IPV6);
     iov[m] = {b->data(), b->length};
     msgs[m] = mmsghdr{};
-    msgs[m].msg_hdr.msg_name = &addr[m];
-    msgs[m].msg_hdr.msg_namelen = sizeof(sockaddr_ll);
+    if (link_.p2p) {
+      addr[m] = sockaddr_ll{};
+      addr[m].sll_family = AF_PACKET;
+      addr[m].sll_ifindex = link_.ifindex;
+      addr[m].sll_protocol = htons(ver == 4 ? ETH_P_IP : ETH_P_IPV6);
+      msgs[m].msg_hdr.msg_name = &addr[m];
+      msgs[m].msg_hdr.msg_namelen = sizeof(sockaddr_ll);
+    }
     msgs[m].msg_hdr.msg_iov = &iov[m];
     msgs[m].msg_hdr.msg_iovlen = 1;
     ++m;
@@ -253,6 +281,8 @@ AfPacketPort::AfPacketPort(const std::string& netns, const std::string& ifname, 
   link_ = d.info;
   link_.up = true;
   if (o.guard_kernel) guard_ = std::make_unique<KernelGuard>(netns, ifname);
+  if (opts_.tx_mode == AfPacketTxMode::Auto)
+    opts_.tx_mode = link_.p2p || driver_name(ifname) == "veth" ? AfPacketTxMode::Copy : AfPacketTxMode::Ring;
   rx_ = std::make_unique<AfPacketRx>(object_, link_.ifindex, link_.p2p, opts_);
 }
 
