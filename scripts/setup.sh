@@ -34,8 +34,11 @@ if ((${#missing[@]})); then
 fi
 
 if [[ ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` (which follows package-lock.json), not `npm ci`: the registry
+  # reachable here serves no packages for other platforms, so the lock cannot
+  # list every optional platform binding and `npm ci` refuses it as out of sync.
+  echo "setup: npm install (from package-lock.json)"
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 echo "setup: building (node $(node_modules/.bin/node --version))"
