@@ -7,6 +7,8 @@ import { hostname } from 'node:os';
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 
+import { DEFAULT_LEASE_NAMESPACE } from './agent/cluster-status.js';
+
 import { startStandalone } from './agent/standalone.js';
 import { makeLogger } from './agent/log.js';
 import { ask, ControlError } from './control/client.js';
@@ -49,32 +51,59 @@ const program = new Command('lcp')
 
 program
   .command('agent')
-  .description('run the node agent: standalone with --config FILE (cluster mode: --kubeconfig, not in this build yet)')
+  .description('run the node agent: against the cluster (--kubeconfig FILE, or in-cluster), or standalone with --config FILE')
   .option('--config <file>', 'standalone: a YAML file of InterfacePair / LinuxControlPlane documents, reloaded on change')
-  .option('--kubeconfig <file>', 'cluster mode (not available yet)')
+  .option('--kubeconfig <file>', 'cluster mode with this kubeconfig (default: in-cluster config when KUBERNETES_SERVICE_HOST is set)')
+  .option('--namespace <ns>', 'cluster mode: namespace of the heartbeat Lease', DEFAULT_LEASE_NAMESPACE)
   .option('--node <name>', 'this node\'s name (selectors match it)', hostname().toLowerCase())
-  .option('--node-label <key=value>', 'a label of this node (repeatable)', labelArg, {})
+  .option('--node-label <key=value>', 'standalone: a label of this node (repeatable; cluster mode reads the Node object)', labelArg, {})
   .option('--socket <path>', 'control socket', DEFAULT_SOCKET)
   .option('--socket-group <group>', 'also let this group use the control socket (mode 0660)', groupArg)
   .option('--state-dir <dir>', 'restart count and the record of our mirrors', DEFAULT_STATE_DIR)
   .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
   .option('--resync-period <seconds>', 'reconcile everything this often', intArg(1, 86400), 30)
-  .action(async (o: { config?: string; kubeconfig?: string; node: string; nodeLabel: Record<string, string>; socket: string; socketGroup?: number; stateDir: string; logLevel: 'info'; resyncPeriod: number }) => {
-    if (!o.config) {
-      process.stderr.write('lcp agent: cluster mode (--kubeconfig / in-cluster) is not available in this build; use --config FILE\n');
+  .action(async (o: { config?: string; kubeconfig?: string; namespace: string; node: string; nodeLabel: Record<string, string>; socket: string; socketGroup?: number; stateDir: string; logLevel: 'info'; resyncPeriod: number }) => {
+    const inCluster = !o.config && !o.kubeconfig && !!process.env.KUBERNETES_SERVICE_HOST;
+    if (!o.config && !o.kubeconfig && !inCluster) {
+      process.stderr.write('lcp agent: give --config FILE (standalone), --kubeconfig FILE, or run in a pod (in-cluster config)\n');
+      process.exit(2);
+    }
+    if (o.config && o.kubeconfig) {
+      process.stderr.write('lcp agent: --config and --kubeconfig exclude each other\n');
       process.exit(2);
     }
     const log = makeLogger(o.logLevel);
-    const running = await startStandalone({
-      config: o.config,
-      node: { name: o.node, labels: o.nodeLabel },
-      stateDir: o.stateDir,
-      socket: o.socket,
-      socketGid: o.socketGroup,
-      log,
-      resyncPeriodMs: o.resyncPeriod * 1000,
-    });
-    log.info({ socket: o.socket, config: o.config }, 'ready');
+    let running: { stop(): Promise<void> };
+    if (o.config) {
+      running = await startStandalone({
+        config: o.config,
+        node: { name: o.node, labels: o.nodeLabel },
+        stateDir: o.stateDir,
+        socket: o.socket,
+        socketGid: o.socketGroup,
+        log,
+        resyncPeriodMs: o.resyncPeriod * 1000,
+      });
+      log.info({ socket: o.socket, config: o.config }, 'ready');
+    } else {
+      // Loaded only for cluster mode: standalone never loads the Kubernetes client.
+      const { KubeConfig } = await import('@kubernetes/client-node');
+      const { startClusterAgent } = await import('./agent/cluster.js');
+      const kc = new KubeConfig();
+      if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
+      else kc.loadFromCluster();
+      running = await startClusterAgent({
+        kc,
+        node: o.node,
+        namespace: o.namespace,
+        stateDir: o.stateDir,
+        socket: o.socket,
+        socketGid: o.socketGroup,
+        log,
+        resyncPeriodMs: o.resyncPeriod * 1000,
+      });
+      log.info({ socket: o.socket, server: kc.getCurrentCluster()?.server, node: o.node }, 'ready (cluster mode)');
+    }
     const shutdown = (signal: string): void => {
       log.info({ signal }, 'shutting down (mirrors persist)');
       running.stop().then(
