@@ -4,11 +4,11 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 
-import { ControlServer } from '../control/server.js';
-import { agentHandler } from '../control/handlers.js';
+import type { ControlServer } from '../control/server.js';
 import { Agent } from './agent.js';
 import { ClusterSource } from './cluster-source.js';
 import { DEFAULT_LEASE_NAMESPACE, StatusWriter } from './cluster-status.js';
+import { serveAgent } from './serve.js';
 
 export { DEFAULT_LEASE_NAMESPACE };
 
@@ -60,25 +60,6 @@ export async function startClusterAgent(o: ClusterAgentOptions): Promise<Running
   });
   agent.onStatus(() => status.changed());
   status.start();
-  let control: ControlServer | undefined;
-  try {
-    if (o.socket) control = await ControlServer.listen({ path: o.socket, gid: o.socketGid, handle: agentHandler(agent) });
-  } catch (e) {
-    await status.stop();
-    await agent.stop();
-    throw e;
-  }
-  let stopping: Promise<void> | undefined;
-  return {
-    agent,
-    source,
-    status,
-    control,
-    stop: () =>
-      (stopping ??= (async () => {
-        await control?.close();
-        await status.stop();
-        await agent.stop();
-      })()),
-  };
+  const served = await serveAgent(agent, { path: o.socket, gid: o.socketGid }, () => status.stop());
+  return { agent, source, status, control: served.control, stop: served.stop };
 }

@@ -2,11 +2,11 @@
 // Used by `lcp agent --config` and by tests that run an agent in-process.
 import type { Logger } from 'pino';
 
-import { ControlServer } from '../control/server.js';
-import { agentHandler } from '../control/handlers.js';
+import type { ControlServer } from '../control/server.js';
 import { Agent } from './agent.js';
 import type { NodeIdentity } from './desired.js';
 import { FileSource } from './file-source.js';
+import { serveAgent } from './serve.js';
 
 export interface StandaloneOptions {
   config: string;
@@ -43,22 +43,6 @@ export async function startStandalone(o: StandaloneOptions): Promise<RunningAgen
     retryBaseMs: o.retryBaseMs,
     retryMaxMs: o.retryMaxMs,
   });
-  let control: ControlServer | undefined;
-  try {
-    if (o.socket) control = await ControlServer.listen({ path: o.socket, gid: o.socketGid, handle: agentHandler(agent) });
-  } catch (e) {
-    await agent.stop();
-    throw e;
-  }
-  let stopping: Promise<void> | undefined;
-  return {
-    agent,
-    source,
-    control,
-    stop: () =>
-      (stopping ??= (async () => {
-        await control?.close();
-        await agent.stop();
-      })()),
-  };
+  const served = await serveAgent(agent, { path: o.socket, gid: o.socketGid });
+  return { agent, source, control: served.control, stop: served.stop };
 }

@@ -123,7 +123,15 @@ function trafficPath(): string {
 
 /** Start `traffic.mjs <mode> ...` in a netns; resolves when it printed "ready" (sinks) or at once. */
 export function trafficProcess(ns: string, args: string[]): { ready: Promise<void>; result: Promise<Record<string, unknown>> } {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, trafficPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return nsTool(ns, [process.execPath, trafficPath(), ...args]);
+}
+
+/**
+ * Run a lab tool in a netns: `ready` resolves when it prints "ready" (or
+ * exits), `result` with the last JSON line it printed (rejects on failure).
+ */
+export function nsTool(ns: string, argv: string[]): { ready: Promise<void>; result: Promise<Record<string, unknown>> } {
+  const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let markReady: () => void = () => undefined;
@@ -137,7 +145,7 @@ export function trafficProcess(ns: string, args: string[]): { ready: Promise<voi
     child.on('close', (code) => {
       markReady();
       const line = out.split('\n').filter((l) => l.startsWith('{')).pop();
-      if (code !== 0 || !line) reject(new Error(`traffic ${args.join(' ')} exited ${code}: ${err}`));
+      if (code !== 0 || !line) reject(new Error(`${argv.join(' ')} exited ${code}: ${err}`));
       else resolve(JSON.parse(line) as Record<string, unknown>);
     });
   });

@@ -3,36 +3,18 @@
 // through the parent with the tag; its host-bound packets are punted to the
 // parent's mirror with the tag intact, for a VLAN device there. This kernel
 // has no 8021q VLAN devices, so the peer speaks VLAN through a packet socket.
-import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { describeRoot, eventually, nsx } from '../helpers/lab.js';
-import { buildRouter, learnNeighbors, teardown, trafficProcess, type Router } from '../helpers/router.js';
+import { buildRouter, learnNeighbors, nsTool, teardown, trafficProcess, type Router } from '../helpers/router.js';
 
 const frames = join(dirname(fileURLToPath(import.meta.url)), 'vlan_frames.py');
 
 /** `python3 vlan_frames.py ARGS` in a netns; resolves `ready` when it printed "ready", `result` with its JSON. */
 function framesTool(ns: string, args: string[]): { ready: Promise<void>; result: Promise<Record<string, number>> } {
-  const child = spawn('ip', ['netns', 'exec', ns, 'python3', frames, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  let markReady: () => void = () => undefined;
-  const ready = new Promise<void>((r) => (markReady = r));
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-    if (out.includes('ready\n')) markReady();
-  });
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const result = new Promise<Record<string, number>>((resolve, reject) => {
-    child.on('close', (code) => {
-      markReady();
-      const line = out.split('\n').filter((l) => l.startsWith('{')).pop();
-      if (code !== 0 || !line) reject(new Error(`vlan_frames ${args.join(' ')} exited ${code}: ${err}`));
-      else resolve(JSON.parse(line) as Record<string, number>);
-    });
-  });
-  return { ready, result };
+  const t = nsTool(ns, ['python3', frames, ...args]);
+  return { ready: t.ready, result: t.result as Promise<Record<string, number>> };
 }
 
 async function udpSink(ns: string, dst: string, count: number, timeoutMs = 4000) {

@@ -69,6 +69,13 @@ const Dataplane::Port& Dataplane::port_ref(uint32_t index) const {
   return *ports_[index];
 }
 
+uint32_t Dataplane::free_index() const {
+  uint32_t index = 0;
+  while (index < ports_.size() && ports_[index]) ++index;
+  if (index >= kMaxPorts) throw std::runtime_error("too many ports");
+  return index;
+}
+
 uint32_t Dataplane::table_slot(uint32_t id) const {
   uint32_t slot = 0;
   if (!fib_->table_slot(id, slot)) throw std::invalid_argument("table " + std::to_string(id) + " does not exist");
@@ -134,9 +141,7 @@ PortView Dataplane::add_port(const std::string& name, const std::string& netns,
     if (p && p->name == name && p->netns == netns)
       throw std::invalid_argument("port '" + name + "' is already a port (index " +
                                   std::to_string(p->index) + ")");
-  uint32_t index = 0;
-  while (index < ports_.size() && ports_[index]) ++index;
-  if (index >= kMaxPorts) throw std::runtime_error("too many ports");
+  const uint32_t index = free_index();
 
   auto p = std::make_unique<Port>();
   p->index = index;
@@ -406,9 +411,7 @@ Dataplane::Port& Dataplane::add_sub_port_locked(uint32_t parent, uint16_t vlan, 
                                   " for vlan " + std::to_string(vlan));
   if (par.subs.size() >= PortRuntime::kMaxSubPorts)
     throw std::runtime_error("port " + std::to_string(parent) + ": too many sub-ports");
-  uint32_t index = 0;
-  while (index < ports_.size() && ports_[index]) ++index;
-  if (index >= kMaxPorts) throw std::runtime_error("too many ports");
+  const uint32_t index = free_index();
   auto p = std::make_unique<Port>();
   p->index = index;
   p->parent = parent;

@@ -183,6 +183,7 @@ class Dataplane {
   PortView view(const Port& p) const;
   fib::PortL2 l2_of(const Port& p) const;
   uint32_t table_slot(uint32_t id) const;
+  uint32_t free_index() const;  // lowest unused port index
   PortCounterView sum_port(uint32_t index) const;  // raw, summed over workers
   void set_port_locked(Port& p, const PortPatch& patch);
   void apply_one(const MirrorOp& op, MirrorApply& out);
