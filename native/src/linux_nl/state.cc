@@ -325,24 +325,8 @@ void MirrorState::on_link(const NlLink& l, bool del) {
     // The device is gone: the kernel dropped its routes (IPv4 silently),
     // addresses and neighbours. So do we, and the pair is broken.
     flush_paths(l.ifindex, false);
-    for (auto it = addrs_.begin(); it != addrs_.end();) {
-      if (it->first.ifindex != l.ifindex) { ++it; continue; }
-      MirrorOp op;
-      op.kind = MirrorOp::Kind::AddrDel;
-      op.port = it->second.port;
-      op.route.prefix = it->second.p;
-      ops_.push_back(std::move(op));
-      it = addrs_.erase(it);
-    }
-    for (auto it = neighs_.begin(); it != neighs_.end();) {
-      if (it->first.ifindex != l.ifindex) { ++it; continue; }
-      MirrorOp op;
-      op.kind = MirrorOp::Kind::NeighDel;
-      op.port = it->second.port;
-      op.ip = it->first.ip;
-      ops_.push_back(std::move(op));
-      it = neighs_.erase(it);
-    }
+    withdraw_addrs_if([&](const NKey& k, const AddrRec&) { return k.ifindex == l.ifindex; });
+    withdraw_neighs_if([&](const NKey& k, const NeighRec&) { return k.ifindex == l.ifindex; });
     if (mp) {
       gone_.emplace_back(mp->port, l.ifindex);
       ports_.erase(l.ifindex);
@@ -384,17 +368,47 @@ void MirrorState::on_link(const NlLink& l, bool del) {
 
 // --------------------------------------------------------------- addresses
 
+void MirrorState::emit_addr_del(uint32_t port, const fib::Prefix& p) {
+  MirrorOp op;
+  op.kind = MirrorOp::Kind::AddrDel;
+  op.port = port;
+  op.route.prefix = p;
+  ops_.push_back(std::move(op));
+}
+
+void MirrorState::emit_neigh_del(uint32_t port, const fib::IpAddr& ip) {
+  MirrorOp op;
+  op.kind = MirrorOp::Kind::NeighDel;
+  op.port = port;
+  op.ip = ip;
+  ops_.push_back(std::move(op));
+}
+
+template <typename Pred>
+void MirrorState::withdraw_addrs_if(Pred pred) {
+  for (auto it = addrs_.begin(); it != addrs_.end();) {
+    if (!pred(it->first, it->second)) { ++it; continue; }
+    emit_addr_del(it->second.port, it->second.p);
+    it = addrs_.erase(it);
+  }
+}
+
+template <typename Pred>
+void MirrorState::withdraw_neighs_if(Pred pred) {
+  for (auto it = neighs_.begin(); it != neighs_.end();) {
+    if (!pred(it->first, it->second)) { ++it; continue; }
+    emit_neigh_del(it->second.port, it->first.ip);
+    it = neighs_.erase(it);
+  }
+}
+
 void MirrorState::on_addr(const NlAddr& a, bool del) {
   if (is_link_local6(a.addr.addr)) return;  // ip6-input punts link-local anyway
   const NKey k{a.ifindex, a.addr.len, a.addr.addr};
   auto it = addrs_.find(k);
   const MirrorPort* mp = del ? nullptr : port_of(a.ifindex);
   if (it != addrs_.end() && (!mp || it->second.port != mp->port)) {
-    MirrorOp op;
-    op.kind = MirrorOp::Kind::AddrDel;
-    op.port = it->second.port;
-    op.route.prefix = it->second.p;
-    ops_.push_back(std::move(op));
+    emit_addr_del(it->second.port, it->second.p);
     addrs_.erase(it);
     it = addrs_.end();
   }
@@ -420,11 +434,7 @@ void MirrorState::on_neigh(const NlNeigh& n, bool del) {
   const bool valid = !del && mp && n.has_mac && (n.state & kValidNud) && !(n.flags & NTF_PROXY);
   auto it = neighs_.find(k);
   if (it != neighs_.end() && (!valid || it->second.port != mp->port)) {
-    MirrorOp op;
-    op.kind = MirrorOp::Kind::NeighDel;
-    op.port = it->second.port;
-    op.ip = n.dst;
-    ops_.push_back(std::move(op));
+    emit_neigh_del(it->second.port, n.dst);
     neighs_.erase(it);
     it = neighs_.end();
   }
@@ -462,24 +472,8 @@ void MirrorState::sweep() {
     if (s.alts.size() != before) evaluate(it->first, s);
     it = s.alts.empty() ? routes_.erase(it) : std::next(it);
   }
-  for (auto it = addrs_.begin(); it != addrs_.end();) {
-    if (it->second.epoch == epoch_) { ++it; continue; }
-    MirrorOp op;
-    op.kind = MirrorOp::Kind::AddrDel;
-    op.port = it->second.port;
-    op.route.prefix = it->second.p;
-    ops_.push_back(std::move(op));
-    it = addrs_.erase(it);
-  }
-  for (auto it = neighs_.begin(); it != neighs_.end();) {
-    if (it->second.epoch == epoch_) { ++it; continue; }
-    MirrorOp op;
-    op.kind = MirrorOp::Kind::NeighDel;
-    op.port = it->second.port;
-    op.ip = it->first.ip;
-    ops_.push_back(std::move(op));
-    it = neighs_.erase(it);
-  }
+  withdraw_addrs_if([&](const NKey&, const AddrRec& a) { return a.epoch != epoch_; });
+  withdraw_neighs_if([&](const NKey&, const NeighRec& n) { return n.epoch != epoch_; });
 }
 
 void MirrorState::withdraw_all(const std::function<void()>& drain, size_t chunk) {
@@ -488,20 +482,8 @@ void MirrorState::withdraw_all(const std::function<void()>& drain, size_t chunk)
     s.installed = false;
     if (drain && ops_.size() >= chunk) drain();
   }
-  for (auto& [k, a] : addrs_) {
-    MirrorOp op;
-    op.kind = MirrorOp::Kind::AddrDel;
-    op.port = a.port;
-    op.route.prefix = a.p;
-    ops_.push_back(std::move(op));
-  }
-  for (auto& [k, n] : neighs_) {
-    MirrorOp op;
-    op.kind = MirrorOp::Kind::NeighDel;
-    op.port = n.port;
-    op.ip = k.ip;
-    ops_.push_back(std::move(op));
-  }
+  for (auto& [k, a] : addrs_) emit_addr_del(a.port, a.p);
+  for (auto& [k, n] : neighs_) emit_neigh_del(n.port, k.ip);
   routes_.clear();
   addrs_.clear();
   neighs_.clear();

@@ -176,6 +176,11 @@ class MirrorState {
   // device is gone); routes left without next hops go.
   void flush_paths(int ifindex, bool ip4_only);
   void emit_route_del(const RKey& k);
+  void emit_addr_del(uint32_t port, const fib::Prefix& p);
+  void emit_neigh_del(uint32_t port, const fib::IpAddr& ip);
+  // Withdraw and forget every address / neighbour whose record matches.
+  template <typename Pred> void withdraw_addrs_if(Pred pred);
+  template <typename Pred> void withdraw_neighs_if(Pred pred);
   void gc_nhs();  // safe point: every live id is in routes_
 
   MirrorOptions opts_;
