@@ -11,6 +11,8 @@ import { DEFAULT_LEASE_NAMESPACE } from './agent/cluster-status.js';
 
 import { startStandalone } from './agent/standalone.js';
 import { makeLogger } from './agent/log.js';
+import { AgentEndpoint } from './metrics/agent-endpoint.js';
+import { DEFAULT_CONTROLLER_METRICS_BIND_ADDRESS, DEFAULT_METRICS_BIND_ADDRESS, parseBindAddress, type BindAddress } from './metrics/bind-address.js';
 import { ask, ControlError } from './control/client.js';
 import { DEFAULT_SOCKET } from './control/protocol.js';
 import { showCounters, showFib, showNeighbors, showPairs, showPorts, showTrace } from './show.js';
@@ -40,6 +42,14 @@ function groupArg(v: string): number {
   return Number(gid);
 }
 
+function bindArg(v: string): BindAddress | undefined {
+  try {
+    return parseBindAddress(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
 function print(json: boolean, data: unknown, text: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : text());
 }
@@ -62,7 +72,8 @@ program
   .option('--state-dir <dir>', 'restart count and the record of our mirrors', DEFAULT_STATE_DIR)
   .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
   .option('--resync-period <seconds>', 'reconcile everything this often', intArg(1, 86400), 30)
-  .action(async (o: { config?: string; kubeconfig?: string; namespace: string; node: string; nodeLabel: Record<string, string>; socket: string; socketGroup?: number; stateDir: string; logLevel: 'info'; resyncPeriod: number }) => {
+  .addOption(new Option('--metrics-bind-address <host:port>', 'the one TCP listener: /metrics, /healthz, /readyz (0 = none)').argParser(bindArg).default(parseBindAddress(DEFAULT_METRICS_BIND_ADDRESS), DEFAULT_METRICS_BIND_ADDRESS))
+  .action(async (o: { config?: string; kubeconfig?: string; namespace: string; node: string; nodeLabel: Record<string, string>; socket: string; socketGroup?: number; stateDir: string; logLevel: 'info'; resyncPeriod: number; metricsBindAddress?: BindAddress }) => {
     const inCluster = !o.config && !o.kubeconfig && !!process.env.KUBERNETES_SERVICE_HOST;
     if (!o.config && !o.kubeconfig && !inCluster) {
       process.stderr.write('lcp agent: give --config FILE (standalone), --kubeconfig FILE, or run in a pod (in-cluster config)\n');
@@ -73,40 +84,86 @@ program
       process.exit(2);
     }
     const log = makeLogger(o.logLevel);
+    // Listening before the start: liveness answers and readiness says why not while the source syncs.
+    const endpoint = o.metricsBindAddress ? await AgentEndpoint.open(o.metricsBindAddress, o.config ? 'file' : 'cluster') : undefined;
+    if (endpoint) log.info({ metrics: endpoint.url }, 'metrics and health listening');
     let running: { stop(): Promise<void> };
-    if (o.config) {
-      running = await startStandalone({
-        config: o.config,
-        node: { name: o.node, labels: o.nodeLabel },
-        stateDir: o.stateDir,
-        socket: o.socket,
-        socketGid: o.socketGroup,
-        log,
-        resyncPeriodMs: o.resyncPeriod * 1000,
-      });
-      log.info({ socket: o.socket, config: o.config }, 'ready');
-    } else {
-      // Loaded only for cluster mode: standalone never loads the Kubernetes client.
-      const { KubeConfig } = await import('@kubernetes/client-node');
-      const { startClusterAgent } = await import('./agent/cluster.js');
-      const kc = new KubeConfig();
-      if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
-      else kc.loadFromCluster();
-      running = await startClusterAgent({
-        kc,
-        node: o.node,
-        namespace: o.namespace,
-        stateDir: o.stateDir,
-        socket: o.socket,
-        socketGid: o.socketGroup,
-        log,
-        resyncPeriodMs: o.resyncPeriod * 1000,
-      });
-      log.info({ socket: o.socket, server: kc.getCurrentCluster()?.server, node: o.node }, 'ready (cluster mode)');
+    try {
+      if (o.config) {
+        running = await startStandalone({
+          config: o.config,
+          node: { name: o.node, labels: o.nodeLabel },
+          stateDir: o.stateDir,
+          socket: o.socket,
+          socketGid: o.socketGroup,
+          log,
+          resyncPeriodMs: o.resyncPeriod * 1000,
+          endpoint,
+        });
+        log.info({ socket: o.socket, config: o.config }, 'ready');
+      } else {
+        // Loaded only for cluster mode: standalone never loads the Kubernetes client.
+        const { KubeConfig } = await import('@kubernetes/client-node');
+        const { startClusterAgent } = await import('./agent/cluster.js');
+        const kc = new KubeConfig();
+        if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
+        else kc.loadFromCluster();
+        running = await startClusterAgent({
+          kc,
+          node: o.node,
+          namespace: o.namespace,
+          stateDir: o.stateDir,
+          socket: o.socket,
+          socketGid: o.socketGroup,
+          log,
+          resyncPeriodMs: o.resyncPeriod * 1000,
+          endpoint,
+        });
+        log.info({ socket: o.socket, server: kc.getCurrentCluster()?.server, node: o.node }, 'ready (cluster mode)');
+      }
+    } catch (e) {
+      await endpoint?.close();
+      throw e;
     }
     const shutdown = (signal: string): void => {
       log.info({ signal }, 'shutting down (mirrors persist)');
       running.stop().then(
+        () => process.exit(0),
+        (e: unknown) => {
+          log.error({ err: e }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+
+program
+  .command('controller')
+  .description('run the cluster-level controller (leader-elected; the only writer of InterfacePair status)')
+  .option('--kubeconfig <file>', 'kubeconfig (default: in-cluster config)')
+  .option('--namespace <ns>', 'namespace of the leader Lease and of the agents\' heartbeat Leases', DEFAULT_LEASE_NAMESPACE)
+  .option('--id <name>', 'this replica\'s identity in the leader Lease (the pod name)', process.env.POD_NAME ?? `${hostname().toLowerCase()}-${process.pid}`)
+  .addOption(new Option('--metrics-bind-address <host:port>', 'the one TCP listener: /metrics, /healthz, /readyz (0 = none)').argParser(bindArg).default(parseBindAddress(DEFAULT_CONTROLLER_METRICS_BIND_ADDRESS), DEFAULT_CONTROLLER_METRICS_BIND_ADDRESS))
+  .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
+  .action(async (o: { kubeconfig?: string; namespace: string; id: string; metricsBindAddress?: BindAddress; logLevel: 'info' }) => {
+    const { KubeConfig } = await import('@kubernetes/client-node');
+    const { startClusterController } = await import('./cluster/controller.js');
+    const kc = new KubeConfig();
+    if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
+    else kc.loadFromCluster();
+    const log = makeLogger(o.logLevel, 'lcp-controller');
+    const { ControllerEndpoint } = await import('./metrics/controller-endpoint.js');
+    const { CONTROLLER_LEASE, STATUS_WORKERS } = await import('./cluster/controller.js');
+    const endpoint = await ControllerEndpoint.open(o.metricsBindAddress, CONTROLLER_LEASE, STATUS_WORKERS);
+    const running = await startClusterController({ kc, log, identity: o.id, namespace: o.namespace, metrics: endpoint });
+    endpoint.attach(running);
+    if (endpoint.url) log.info({ url: endpoint.url }, 'metrics and health endpoint listening');
+    log.info({ server: kc.getCurrentCluster()?.server, id: o.id }, 'ready (waiting for leadership)');
+    const shutdown = (signal: string): void => {
+      log.info({ signal }, 'shutting down (leader Lease released)');
+      Promise.all([endpoint.close(), running.stop()]).then(
         () => process.exit(0),
         (e: unknown) => {
           log.error({ err: e }, 'shutdown failed');

@@ -18,6 +18,7 @@ import { ask } from './control/client.js';
 import { eventually, nsTry } from './lab/netns.js';
 import { trafficProcess } from './lab/router.js';
 import { buildStandaloneLab, standaloneConfig, type StandaloneLab } from './lab/standalone.js';
+import { freePort } from './lab/free-port.js';
 
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
@@ -58,6 +59,7 @@ async function cleanup(d: Demo): Promise<void> {
   rmSync(d.dir, { recursive: true, force: true }); // config, socket, state file
 }
 
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the demo builds network namespaces: run it as root');
   const d: Demo = { agentLog: '', dir: mkdtempSync(join(tmpdir(), 'kube-lcp-demo-')) };
@@ -75,7 +77,9 @@ async function main(): Promise<void> {
     process.stdout.write(`wrote ${config}:\n${standaloneConfig(d.lab, node)}`);
 
     step(`running the agent standalone: lcp agent --config ${config} --node ${node}`);
-    d.agent = spawn(process.execPath, [cli, 'agent', '--config', config, '--node', node, '--socket', sock, '--state-dir', d.dir, '--log-level', 'warn'], {
+    // A free loopback port for the metrics/health endpoint, so the demo never collides with an agent already on the default one.
+    const metrics = `127.0.0.1:${await freePort()}`;
+    d.agent = spawn(process.execPath, [cli, 'agent', '--config', config, '--node', node, '--socket', sock, '--state-dir', d.dir, '--log-level', 'warn', '--metrics-bind-address', metrics], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     d.agent.stderr?.on('data', (chunk: Buffer) => (d.agentLog += chunk.toString()));
@@ -120,6 +124,12 @@ async function main(): Promise<void> {
     step('the dataplane FIB and counters, as the agent reports them');
     await lcp(sock, ['show', 'fib']);
     await lcp(sock, ['show', 'counters']);
+
+    step(`the metrics/health endpoint: GET http://${metrics}/readyz and the port series of /metrics`);
+    const readyz = await fetch(`http://${metrics}/readyz`);
+    process.stdout.write(`/readyz ${readyz.status} ${(await readyz.text()).trim()}\n`);
+    const text = await (await fetch(`http://${metrics}/metrics`)).text();
+    process.stdout.write(`${text.split('\n').filter((l) => /^kube_lcp_port_(rx|tx)_packets_total|^controller_runtime_reconcile_total/.test(l)).join('\n')}\n`);
     step('done: stopping the agent, removing the lab, the config, the socket and the state file');
   } finally {
     await cleanup(d);

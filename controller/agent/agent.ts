@@ -11,6 +11,7 @@ import type { Condition } from '../api/kube-schema.js';
 import { GROUP_VERSION } from '../api/kube-schema.js';
 import type { NodeDataplane } from '../api/node-dataplane.js';
 import { WorkQueue, type Outcome } from '../k8s/work-queue.js';
+import type { QueueMetrics, ReconcileObserver } from '../metrics/hooks.js';
 import type { DesiredStateSource, NodeIdentity, SourceChange } from './desired.js';
 import { nodeDesired, type NodeDesired } from './node-desired.js';
 import { nodeStatus } from './node-status.js';
@@ -35,6 +36,8 @@ export interface AgentOptions {
   /** Retry backoff of a failing pair: first delay and cap. */
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** Work queue and reconcile metrics (controller/metrics), e.g. an AgentEndpoint's. */
+  metrics?: { queue?: QueueMetrics<string>; reconcile?: ReconcileObserver };
 }
 
 /** The ifalias owner tag: the node name, shortened with a hash if it does not fit. */
@@ -75,13 +78,14 @@ export class Agent {
       watches: new Map(),
       claims: new Map(),
     };
-    this.queue = new WorkQueue<string>({ baseDelayMs: opts.retryBaseMs ?? 200, maxDelayMs: opts.retryMaxMs ?? 30_000 });
+    this.queue = new WorkQueue<string>({ baseDelayMs: opts.retryBaseMs ?? 200, maxDelayMs: opts.retryMaxMs ?? 30_000, metrics: opts.metrics?.queue });
     this.reconciler = new PairReconciler({
       ctx: this.ctx,
       log: opts.log,
       desired: () => this.desired(),
       retries: (key) => this.queue.numRequeues(key),
       onStatus: () => this.statusListeners.forEach((f) => f()),
+      metrics: opts.metrics?.reconcile,
     });
   }
 
@@ -172,6 +176,21 @@ export class Agent {
 
   get firstSyncDone(): boolean {
     return this.firstPass.size === 0;
+  }
+
+  /** The dataplane is open (started, not stopped). */
+  get dataplaneOpen(): boolean {
+    return !this.stopped;
+  }
+
+  /** Pair name -> the port index it holds (for metrics labels). */
+  portClaims(): ReadonlyMap<string, number> {
+    return this.ctx.claims;
+  }
+
+  /** Routes that differed at the last drift measurement, undefined before the first. */
+  get lastDriftRoutes(): number | undefined {
+    return this.driftRoutes;
   }
 
   get nodeSettings(): NodeSettings & { conflict: string[] } {

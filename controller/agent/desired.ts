@@ -50,6 +50,7 @@ export function changedPairs(before: DesiredSnapshot, after: DesiredSnapshot): s
   return [...names].filter((n) => {
     const a = before.pairs.get(n);
     const b = after.pairs.get(n);
-    return !a || !b || a.generation !== b.generation || JSON.stringify(a.pair) !== JSON.stringify(b.pair);
+    // The same parsed object is the same pair (the cluster source reuses parses): no need to serialize it.
+    return !a || !b || a.generation !== b.generation || (a.pair !== b.pair && JSON.stringify(a.pair) !== JSON.stringify(b.pair));
   });
 }

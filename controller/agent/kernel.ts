@@ -3,13 +3,11 @@
 // apply the host config of a pair (addresses). Always `ip` through execFile
 // with a fixed argv; every name that reaches an argv was validated first
 // (dataplane/validate.ts), so a spec can neither name a file nor reach a shell.
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 
 import { checkCidr, checkIfName, checkMac, checkMtu, checkNetns } from '../../dataplane/validate.js';
-
-const run = promisify(execFile);
+// Not execFile from here: a fork of an agent with many ports costs up to seconds (spawner.ts).
+import { runCommand } from './spawner.js';
 
 /** The ifalias that marks a device as created by the agent with this owner tag. */
 export const ownerMark = (tag: string): string => `kube-lcp:${tag}`;
@@ -23,6 +21,8 @@ export interface KernelLink {
   alias: string;
   /** "tun" for TAP and TUN devices (linkinfo.info_kind), "veth", ... */
   kind: string;
+  /** IPv6 address generation mode ("eui64", "none", ...); "" without IPv6 or not read. */
+  addrGenMode?: string;
 }
 
 export class KernelError extends Error {
@@ -43,6 +43,7 @@ interface IpLink {
   flags?: string[];
   ifalias?: string;
   linkinfo?: { info_kind?: string };
+  inet6_addr_gen_mode?: string;
 }
 
 interface IpAddr {
@@ -59,8 +60,7 @@ async function ip(netns: string, args: string[]): Promise<string> {
   const ns = checkNetns('netns', netns);
   const argv = ns ? ['-n', ns, ...args] : args;
   try {
-    const { stdout } = await run('ip', argv, { timeout: 10_000, maxBuffer: 64 << 20 });
-    return stdout;
+    return await runCommand('ip', argv, { timeoutMs: 10_000, maxBuffer: 64 << 20 });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     const text = (err.stderr || err.message).trim();
@@ -79,6 +79,7 @@ function toLink(l: IpLink): KernelLink {
     adminUp: (l.flags ?? []).includes('UP'),
     alias: l.ifalias ?? '',
     kind: l.linkinfo?.info_kind ?? '',
+    addrGenMode: l.inet6_addr_gen_mode ?? '',
   };
 }
 
@@ -146,4 +147,49 @@ export async function deleteOwnedLink(netns: string, name: string, tag: string):
   if (!link || link.alias !== ownerMark(tag)) return false;
   await ip(netns, ['link', 'del', 'dev', name]);
   return true;
+}
+
+// A port's guard, as the dataplane sets it (native/src/io/kernel_guard.cc):
+// IPv6 off, and a tc ingress filter with this handle and priority running the
+// program of this name. The dataplane undoes it when it gives a port back; an
+// agent that died could not, so these let the next one do it.
+const GUARD = { handle: '0x1c9', pref: '201', prog: 'lcp_port_drop' };
+
+const inNetns = (netns: string, cmd: string, args: string[]): Promise<string> => {
+  const ns = checkNetns('netns', netns);
+  return runCommand(ns ? 'ip' : cmd, ns ? ['netns', 'exec', ns, cmd, ...args] : args, { timeoutMs: 10_000 });
+};
+
+/** disable_ipv6 of a netdev (slash form: names may hold dots); -1 when it has no IPv6 or is gone. */
+export async function ipv6Disabled(netns: string, name: string): Promise<number> {
+  checkIfName('name', name);
+  const out = await inNetns(netns, 'sysctl', ['-n', `net/ipv6/conf/${name}/disable_ipv6`]).catch(() => '');
+  return /^[01]$/.test(out.trim()) ? Number(out.trim()) : -1;
+}
+
+export async function setIpv6Disabled(netns: string, name: string, value: 0 | 1): Promise<void> {
+  checkIfName('name', name);
+  await inNetns(netns, 'sysctl', ['-q', '-w', `net/ipv6/conf/${name}/disable_ipv6=${value}`]);
+}
+
+/** Removes the dataplane's ingress and egress drop filters from a netdev, where they are (ours: handle, priority and program name). */
+export async function removeGuardFilter(netns: string, name: string): Promise<boolean> {
+  checkIfName('name', name);
+  const ns = checkNetns('netns', netns);
+  const tc = (args: string[]): Promise<string> => runCommand('tc', [...(ns ? ['-n', ns] : []), ...args], { timeoutMs: 10_000 });
+  let removed = false;
+  for (const dir of ['ingress', 'egress']) {
+    const shown = await tc(['filter', 'show', 'dev', name, dir]).catch(() => '');
+    if (!shown.includes(`handle ${GUARD.handle} ${GUARD.prog}`)) continue;
+    await tc(['filter', 'del', 'dev', name, dir, 'pref', GUARD.pref, 'handle', GUARD.handle, 'bpf']);
+    removed = true;
+  }
+  return removed;
+}
+
+/** Sets a netdev's IPv6 address generation mode (the guard sets "none"; a port given back gets its own again). */
+export async function setAddrGenMode(netns: string, name: string, mode: string): Promise<void> {
+  checkIfName('name', name);
+  if (!/^(eui64|none|stable_secret|random)$/.test(mode)) throw new KernelError(`addrgenmode '${mode}' unknown`, 'EIO');
+  await ip(netns, ['link', 'set', 'dev', name, 'addrgenmode', mode]);
 }

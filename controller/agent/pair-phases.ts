@@ -4,10 +4,13 @@
 // condition reason by the reconciler). Changes in place take the least
 // disruptive path: MTU and MAC are set on the live devices; only a change of
 // port, mirror name, netns or kind replaces a device.
+import type { Logger } from 'pino';
+
 import { canonicalCidr } from './addresses.js';
 import * as kernel from './kernel.js';
 import type { PairScope } from './pair-scope.js';
 import type { PhaseName } from './reasons.js';
+import type { PortRecord } from './state-store.js';
 import { watchKey, watchOptions } from './watch-options.js';
 
 export type PhaseResult = { done: true } | { requeueAfterMs: number };
@@ -24,6 +27,21 @@ export function releasePort(scope: Pick<PairScope, 'ctx'>, index: number, delete
   if (!dp.ports().some((p) => p.index === index)) return;
   if (dp.pairs().some((p) => p.port === index)) dp.removePair(index, { deleteMirror });
   dp.removePort(index);
+}
+
+/**
+ * A netdev we took and no longer hold is the kernel's again, also when the
+ * agent that took it died holding it: our ingress drop filter removed, IPv6
+ * as it was. The dataplane does this itself when it lets go normally; after a
+ * crash the next agent sees the guard as the port's own state, hence the record.
+ */
+export async function restorePort(rec: PortRecord, log: Logger): Promise<void> {
+  const link = kernel.netnsExists(rec.netns) ? await kernel.getLink(rec.netns, rec.name) : undefined;
+  if (link) {
+    if (await kernel.removeGuardFilter(rec.netns, rec.name)) log.info({ port: rec.name, netns: rec.netns }, 'leftover port guard removed');
+    if (rec.addrGenMode && link.addrGenMode && link.addrGenMode !== rec.addrGenMode) await kernel.setAddrGenMode(rec.netns, rec.name, rec.addrGenMode);
+    if (rec.disableIpv6 === 0 && (await kernel.ipv6Disabled(rec.netns, rec.name)) === 1) await kernel.setIpv6Disabled(rec.netns, rec.name, 0);
+  }
 }
 
 /** The port exists in the dataplane: taken over from the kernel, or already ours. */
@@ -45,6 +63,11 @@ export const ensurePort: Phase = {
     // Held by a pair no longer desired (the reconciler refuses two desired pairs on one port): take it over.
     for (const [other, index] of ctx.claims) if (port && other !== desired.name && index === port.index) ctx.claims.delete(other);
     if (!port) {
+      // How to give it back if we die holding it (a record left by an agent that died already says it).
+      if (!ctx.state.port(want.netns, want.name)) {
+        const addrGenMode = (await kernel.getLink(want.netns, want.name).catch(() => undefined))?.addrGenMode || undefined;
+        ctx.state.recordPort({ netns: want.netns, name: want.name, disableIpv6: await kernel.ipv6Disabled(want.netns, want.name), addrGenMode });
+      }
       port = ctx.dp.addPort({ name: want.name, netns: want.netns || undefined, driver: want.driver });
       log.info({ port: port.index, name: port.name, driver: port.driver }, 'port added');
     }
@@ -91,11 +114,14 @@ export const ensureMirror: Phase = {
     }
     // In place: the live device and the port take the new MTU/MAC, nothing is recreated.
     const current = ctx.dp.ports().find((p) => p.index === port.index) ?? port;
-    if (want.mtu !== undefined && link.mtu !== want.mtu) await kernel.setMtu(want.netns, want.name, want.mtu);
+    const setMtu = want.mtu !== undefined && link.mtu !== want.mtu;
+    const setMac = want.mac !== undefined && link.mac !== want.mac && pair.mirrorKind === 'tap';
+    if (setMtu) await kernel.setMtu(want.netns, want.name, want.mtu!);
     if (want.mtu !== undefined && current.mtu !== want.mtu) ctx.dp.setPort(port.index, { mtu: want.mtu });
-    if (want.mac !== undefined && link.mac !== want.mac && pair.mirrorKind === 'tap') await kernel.setMac(want.netns, want.name, want.mac);
+    if (setMac) await kernel.setMac(want.netns, want.name, want.mac!);
     if (want.mac !== undefined && current.mac !== want.mac && pair.mirrorKind === 'tap') ctx.dp.setPort(port.index, { mac: want.mac });
-    link = (await kernel.getLink(want.netns, want.name)) ?? link;
+    // Read again only after a change: each `ip` costs a process (a thousand pairs, a thousand of them).
+    if (setMtu || setMac) link = (await kernel.getLink(want.netns, want.name)) ?? link;
     obs.link = link;
     obs.wantMtu = want.mtu ?? current.mtu;
     obs.wantMac = pair.mirrorKind === 'tap' ? (want.mac ?? current.mac) : undefined;

@@ -7,9 +7,10 @@
 import type { Logger } from 'pino';
 
 import type { Outcome } from '../k8s/work-queue.js';
+import type { ReconcileObserver } from '../metrics/hooks.js';
 import * as kernel from './kernel.js';
 import { portKey, type NodeDesired } from './node-desired.js';
-import { pairPhases, releasePort, type Phase } from './pair-phases.js';
+import { pairPhases, releasePort, restorePort, type Phase } from './pair-phases.js';
 import { newScope, type AgentContext, type PairScope } from './pair-scope.js';
 import { pairEntry, type PairEntry } from './pair-status.js';
 import { classify } from './reasons.js';
@@ -27,6 +28,8 @@ export interface ReconcilerDeps {
   /** Something in status may have changed. */
   onStatus(): void;
   now?: () => Date;
+  /** controller-runtime's reconcile metrics (total by result, errors, time, active workers). */
+  metrics?: ReconcileObserver;
 }
 
 export interface ReconcileMetrics {
@@ -58,16 +61,23 @@ export class PairReconciler {
 
   /** The queue's handler: reconcile, then the one switch that counts each outcome. */
   readonly handle = async (key: string): Promise<Outcome> => {
+    const observer = this.deps.metrics;
+    observer?.started();
+    const started = performance.now();
     const outcome = await this.reconcile(key);
+    const seconds = (performance.now() - started) / 1000;
     switch (true) {
       case 'error' in outcome:
         this.metrics.error += 1; // the queue retries with per-key backoff
+        observer?.finished('error', seconds);
         break;
       case 'requeueAfterMs' in outcome:
-        this.metrics.requeue += 1; // the queue sets a timer
+        this.metrics.requeue += 1; // the queue sets a timer (0: at once, controller-runtime's plain requeue)
+        observer?.finished(outcome.requeueAfterMs > 0 ? 'requeue_after' : 'requeue', seconds);
         break;
       default:
         this.metrics.done += 1; // the queue forgets the key's failures
+        observer?.finished('success', seconds);
     }
     return outcome;
   };
@@ -153,6 +163,14 @@ export class PairReconciler {
       if (holder !== undefined) ctx.claims.delete(holder);
       if (pair && deleteMirror) ctx.state.forgetMirror(pair.mirrorNetns, pair.mirrorName);
       log.info({ port: port.name }, 'orphan port given back');
+    }
+    // Ports we took and hold no more (a desired pair's port is re-taken by its own reconcile).
+    const held = new Set(ctx.dp.ports().map((p) => portKey(p.netns, p.name)));
+    for (const rec of ctx.state.ports()) {
+      const key = portKey(rec.netns, rec.name);
+      if (held.has(key) || wantedPorts.has(key)) continue;
+      await restorePort(rec, log);
+      ctx.state.forgetPort(rec.netns, rec.name);
     }
     const netnsList = new Set<string>(['', ctx.settings().defaultNetns, ...ctx.state.mirrors().map((r) => r.netns), ...wanted.map((p) => p.mirror.netns)]);
     for (const ns of netnsList) {

@@ -3,10 +3,11 @@
 import type { Logger } from 'pino';
 
 import type { ControlServer } from '../control/server.js';
+import type { AgentEndpoint } from '../metrics/agent-endpoint.js';
 import { Agent } from './agent.js';
 import type { NodeIdentity } from './desired.js';
 import { FileSource } from './file-source.js';
-import { serveAgent } from './serve.js';
+import { agentMetrics, serveAgent } from './serve.js';
 
 export interface StandaloneOptions {
   config: string;
@@ -21,6 +22,8 @@ export interface StandaloneOptions {
   driftPeriodMs?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** Metrics and health listener, opened by the caller before the start (so probes answer during it); closed by stop() — or by the caller if the start fails. */
+  endpoint?: AgentEndpoint;
 }
 
 export interface RunningAgent {
@@ -42,7 +45,8 @@ export async function startStandalone(o: StandaloneOptions): Promise<RunningAgen
     driftPeriodMs: o.driftPeriodMs,
     retryBaseMs: o.retryBaseMs,
     retryMaxMs: o.retryMaxMs,
+    metrics: agentMetrics(o.endpoint),
   });
-  const served = await serveAgent(agent, { path: o.socket, gid: o.socketGid });
+  const served = await serveAgent(agent, { path: o.socket, gid: o.socketGid }, undefined, o.endpoint);
   return { agent, source, control: served.control, stop: served.stop };
 }

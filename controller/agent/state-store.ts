@@ -16,12 +16,29 @@ export interface MirrorRecord {
   addresses: string[];
 }
 
+/**
+ * A netdev the agent took over as a port, with what it was like before. The
+ * dataplane undoes its guard (tc ingress drop, IPv6 off) when it gives a port
+ * back, but an agent that dies cannot, and the next one sees the guard's
+ * state as the port's own: this record says how to give it back.
+ */
+export interface PortRecord {
+  netns: string;
+  name: string;
+  /** disable_ipv6 before the agent took it (-1: no IPv6 there). */
+  disableIpv6: number;
+  /** IPv6 address generation mode before (the guard sets "none"); absent in older files or without IPv6. */
+  addrGenMode?: string;
+}
+
 interface StateFile {
   version: 1;
   node: string;
   restartCount: number;
   startTime: string;
   mirrors: Record<string, MirrorRecord>;
+  /** Optional: files written before ports were recorded have none. */
+  ports?: Record<string, PortRecord>;
 }
 
 export const mirrorKey = (netns: string, name: string): string => `${netns}/${name}`;
@@ -41,6 +58,7 @@ export class StateStore {
       restartCount: prev ? prev.restartCount + 1 : 0,
       startTime: now.toISOString(),
       mirrors: prev?.mirrors ?? {},
+      ports: prev?.ports ?? {},
     };
     this.save();
   }
@@ -83,6 +101,26 @@ export class StateStore {
   forgetMirror(netns: string, name: string): void {
     if (!this.data.mirrors[mirrorKey(netns, name)]) return;
     delete this.data.mirrors[mirrorKey(netns, name)];
+    this.save();
+  }
+
+  ports(): PortRecord[] {
+    return Object.values(this.data.ports ?? {});
+  }
+
+  port(netns: string, name: string): PortRecord | undefined {
+    return this.data.ports?.[mirrorKey(netns, name)];
+  }
+
+  /** Written before the port is taken over, so a crash right after still leaves the record. */
+  recordPort(rec: PortRecord): void {
+    (this.data.ports ??= {})[mirrorKey(rec.netns, rec.name)] = rec;
+    this.save();
+  }
+
+  forgetPort(netns: string, name: string): void {
+    if (!this.data.ports?.[mirrorKey(netns, name)]) return;
+    delete this.data.ports[mirrorKey(netns, name)];
     this.save();
   }
 

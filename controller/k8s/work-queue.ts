@@ -4,9 +4,10 @@
 // again when the first is done; failures are retried with per-key
 // exponential backoff under an overall rate limit. Level-triggered: the queue
 // carries names, never events, and the reconciler reads the current state.
+import type { QueueMetrics } from '../metrics/hooks.js';
 import { exponentialDelay, realClock, TokenBucket, type Clock } from './backoff.js';
 
-export interface QueueOptions {
+export interface QueueOptions<K = string> {
   /** First retry delay after a failure (client-go: 5 ms). */
   baseDelayMs?: number;
   /** Longest retry delay (client-go: 1000 s; shorter here, a node should heal within minutes). */
@@ -15,6 +16,8 @@ export interface QueueOptions {
   qps?: number;
   burst?: number;
   clock?: Clock;
+  /** Depth, adds, latencies, retries (client-go's workqueue metrics); none when absent. */
+  metrics?: QueueMetrics<K>;
 }
 
 /** What a handler returns; a thrown error counts as `{ error }`. */
@@ -33,9 +36,11 @@ export class WorkQueue<K = string> {
   private readonly clock: Clock;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
+  private readonly metrics: QueueMetrics<K> | undefined;
   private shuttingDown = false;
 
-  constructor(opts: QueueOptions = {}) {
+  constructor(opts: QueueOptions<K> = {}) {
+    this.metrics = opts.metrics;
     this.clock = opts.clock ?? realClock;
     this.baseDelayMs = opts.baseDelayMs ?? 5;
     this.maxDelayMs = opts.maxDelayMs ?? 300_000;
@@ -50,13 +55,21 @@ export class WorkQueue<K = string> {
   add(key: K): void {
     if (this.shuttingDown) return;
     if (this.processing.has(key)) {
+      if (!this.dirty.has(key)) this.metrics?.add(key);
       this.dirty.add(key);
       return;
     }
     if (this.queued.has(key)) return;
+    this.metrics?.add(key);
+    this.enqueue(key);
+  }
+
+  /** Hands key to a waiting worker, or queues it (already counted as added). */
+  private enqueue(key: K): void {
     const waiter = this.waiters.shift();
     if (waiter) {
       this.processing.add(key);
+      this.metrics?.get(key);
       waiter(key);
       return;
     }
@@ -67,6 +80,7 @@ export class WorkQueue<K = string> {
   /** Queues key after ms; an earlier pending time for the same key wins. */
   addAfter(key: K, ms: number): void {
     if (this.shuttingDown) return;
+    this.metrics?.retry(); // client-go counts every delayed add, whatever the delay
     if (ms <= 0) return this.add(key);
     const at = this.clock.now() + ms;
     const pending = this.timers.get(key);
@@ -101,6 +115,7 @@ export class WorkQueue<K = string> {
     if (key !== undefined) {
       this.queued.delete(key);
       this.processing.add(key);
+      this.metrics?.get(key);
       return Promise.resolve(key);
     }
     if (this.shuttingDown) return Promise.resolve(undefined);
@@ -109,7 +124,8 @@ export class WorkQueue<K = string> {
 
   done(key: K): void {
     this.processing.delete(key);
-    if (this.dirty.delete(key)) this.add(key);
+    this.metrics?.done(key);
+    if (this.dirty.delete(key) && !this.shuttingDown) this.enqueue(key);
   }
 
   /** Runs handler on key and files the outcome: done → forget, requeue-after → timer, error → backoff. */

@@ -25,6 +25,8 @@ describeRoot('npm start (the demo)', () => {
     expect(stdout).toContain('$ lcp show pairs');
     expect(stdout).toMatch(/peer-a\s+True\s+Ready/);
     expect(stdout).toContain('"intact":1000');
+    expect(stdout).toMatch(/\/readyz 200/);
+    expect(stdout).toMatch(/^kube_lcp_port_rx_packets_total\{[^}]*\} [1-9]\d*$/m);
     expect(stdout).toMatch(/packet \d+ \(worker \d+, rx port \d+\): port-input -> ethernet-input -> /);
     expect((await netns()).filter((n) => new RegExp(`^(lx|ld|lp)${tag}`).test(n))).toEqual([]);
     // Its own temp dir (config, socket, state file) is gone; other demos on the box may come and go.

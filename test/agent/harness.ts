@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { startStandalone, type RunningAgent } from '../../controller/agent/standalone.js';
+import { startStandalone, type RunningAgent, type StandaloneOptions } from '../../controller/agent/standalone.js';
 import { makeLogger, silentLogger } from '../../controller/agent/log.js';
 import type { PairEntry } from '../../controller/agent/pair-status.js';
 import { buildStandaloneLab, standaloneConfig, type StandaloneLab } from '../../controller/lab/standalone.js';
@@ -34,7 +34,8 @@ export class AgentHarness {
     writeFileSync(this.config, text);
   }
 
-  async start(): Promise<RunningAgent> {
+  /** Starts the agent on the config file; `extra` overrides or adds options (e.g. a metrics endpoint). */
+  async start(extra: Partial<StandaloneOptions> = {}): Promise<RunningAgent> {
     this.running = await startStandalone({
       config: this.config,
       node: { name: this.node, labels: { role: 'test' } },
@@ -46,6 +47,7 @@ export class AgentHarness {
       driftPeriodMs: 1000,
       retryBaseMs: 50,
       retryMaxMs: 500,
+      ...extra,
     });
     return this.running;
   }

@@ -4,7 +4,6 @@
 // directly: they share the terminal's process group).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 
 const live = new Set<ChildProcess>();
 let hooked = false;
@@ -69,23 +68,17 @@ export class Proc {
     clearTimeout(timer);
   }
 
+  /** Sends a signal and does not wait (SIGKILL for crash tests); wait() resolves on exit. */
+  signal(sig: NodeJS.Signals): void {
+    if (this.running) this.child.kill(sig);
+  }
+
   /** Resolves when the process exits (for tests of crashes). */
   wait(): Promise<number | null> {
     return this.exited;
   }
 }
 
-/** A TCP port free on 127.0.0.1 now (envtest does the same; a race is retried by the caller). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../controller/lab/free-port.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -3,9 +3,13 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <libmnl/libmnl.h>
 #include <linux/bpf.h>
+#include <linux/if_link.h>
 #include <linux/pkt_cls.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -57,6 +61,82 @@ int write_sysctl(const std::string& path, int value) {
   return err;
 }
 
+// /proc/sys mounted read-only (an unprivileged container) or not ours to
+// write: the other layers of the guard do the job, this one is a bonus.
+bool sysctl_unwritable(int err) { return err == EROFS || err == EACCES || err == EPERM; }
+
+// One rtnetlink request on a socket of the current netns; returns 0 or a
+// positive errno. `on_msg` sees each reply that is not the ack.
+int rtnl_request(nlmsghdr* nlh, mnl_cb_t on_msg, void* ctx) {
+  mnl_socket* nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+  if (!nl) return errno;
+  int err = 0;
+  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) err = errno;
+  const uint32_t portid = mnl_socket_get_portid(nl);
+  nlh->nlmsg_flags |= NLM_F_ACK;
+  nlh->nlmsg_seq = 1;
+  if (!err && mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) err = errno;
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  while (!err) {
+    ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+    if (n < 0) { err = errno; break; }
+    int rc = mnl_cb_run(buf, static_cast<size_t>(n), 1, portid, on_msg, ctx);
+    if (rc == MNL_CB_STOP) break;  // the ack
+    if (rc < 0) err = errno;
+  }
+  mnl_socket_close(nl);
+  return err;
+}
+
+nlmsghdr* link_msg(char* buf, uint16_t type, int ifindex) {
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = type;
+  nlh->nlmsg_flags = NLM_F_REQUEST;
+  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
+  return nlh;
+}
+
+// The first nested attribute of `type` inside `parent`, or null.
+const nlattr* nested(const nlattr* parent, uint16_t type) {
+  auto* end = static_cast<const char*>(mnl_attr_get_payload(parent)) + mnl_attr_get_payload_len(parent);
+  for (auto* a = static_cast<const nlattr*>(mnl_attr_get_payload(parent));
+       mnl_attr_ok(a, static_cast<int>(end - reinterpret_cast<const char*>(a))); a = mnl_attr_next(a))
+    if (mnl_attr_get_type(a) == type) return a;
+  return nullptr;
+}
+
+// IFLA_AF_SPEC / AF_INET6 / IFLA_INET6_ADDR_GEN_MODE of the link, or -1 when
+// the netdev has no IPv6 (ipv6.disable=1 or a device type without it).
+int addr_gen_mode(int ifindex, int& mode) {
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  mode = -1;
+  return rtnl_request(link_msg(buf, RTM_GETLINK, ifindex), [](const nlmsghdr* nlh, void* ctx) {
+    if (nlh->nlmsg_type != RTM_NEWLINK) return MNL_CB_OK;
+    auto* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
+    for (auto* a = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(ifinfomsg)));
+         mnl_attr_ok(a, static_cast<int>(tail - reinterpret_cast<const char*>(a))); a = mnl_attr_next(a)) {
+      if (mnl_attr_get_type(a) != IFLA_AF_SPEC) continue;
+      const nlattr* inet6 = nested(a, AF_INET6);
+      const nlattr* m = inet6 ? nested(inet6, IFLA_INET6_ADDR_GEN_MODE) : nullptr;
+      if (m) *static_cast<int*>(ctx) = mnl_attr_get_u8(m);
+    }
+    return MNL_CB_OK;
+  }, &mode);
+}
+
+int set_addr_gen_mode(int ifindex, uint8_t mode) {
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* nlh = link_msg(buf, RTM_SETLINK, ifindex);
+  nlattr* spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+  nlattr* inet6 = mnl_attr_nest_start(nlh, AF_INET6);
+  mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, mode);
+  mnl_attr_nest_end(nlh, inet6);
+  mnl_attr_nest_end(nlh, spec);
+  return rtnl_request(nlh, nullptr, nullptr);
+}
+
 }  // namespace
 
 KernelGuard::KernelGuard(const std::string& netns, const std::string& ifname)
@@ -75,14 +155,31 @@ KernelGuard::KernelGuard(const std::string& netns, const std::string& ifname)
                 .handle = kTcHandle, .priority = kTcPriority);
     rc = bpf_tc_attach(&hook, &opts);
     if (rc < 0) throw make_error("kernel guard: attach tc ingress drop", object, -rc);
-    attached_ = true;
+    attached_ingress_ = true;
+    // Same clsact qdisc, other direction. First among the egress guards: from
+    // here on nothing the kernel sends leaves, whatever else it is doing.
+    hook.attach_point = BPF_TC_EGRESS;
+    LIBBPF_OPTS(bpf_tc_opts, eopts, .prog_fd = prog_fd_, .flags = BPF_TC_F_REPLACE,
+                .handle = kTcHandle, .priority = kTcPriority);
+    rc = bpf_tc_attach(&hook, &eopts);
+    if (rc < 0) throw make_error("kernel guard: attach tc egress drop", object, -rc);
+    attached_egress_ = true;
+
+    int mode = -1;
+    int err = addr_gen_mode(ifindex_, mode);
+    if (err) throw make_error("kernel guard: read ipv6 addr_gen_mode", object, err);
+    if (mode >= 0 && mode != IN6_ADDR_GEN_MODE_NONE) {
+      err = set_addr_gen_mode(ifindex_, IN6_ADDR_GEN_MODE_NONE);
+      if (err) throw make_error("kernel guard: set ipv6 addr_gen_mode none", object, err);
+      old_addr_gen_mode_ = mode;
+    }
 
     old_disable_ipv6_ = read_sysctl(ipv6_path(ifname));
     if (old_disable_ipv6_ == 0) {
-      int err = write_sysctl(ipv6_path(ifname), 1);
+      err = write_sysctl(ipv6_path(ifname), 1);
       if (err) {
         old_disable_ipv6_ = -1;
-        throw make_error("kernel guard: disable ipv6", object, err);
+        if (!sysctl_unwritable(err)) throw make_error("kernel guard: disable ipv6", object, err);
       }
     }
   } catch (...) {
@@ -103,14 +200,26 @@ KernelGuard::~KernelGuard() {
 
 void KernelGuard::release() noexcept {
   // Runs inside the port's netns. A netdev that vanished took all of this with it.
-  if (old_disable_ipv6_ == 0) write_sysctl(ipv6_path(ifname_), 0);
-  old_disable_ipv6_ = -1;
-  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex_, .attach_point = BPF_TC_INGRESS);
-  if (attached_) {
+  // The drops go first: the netdev is the kernel's again, and what IPv6 does
+  // when it comes back (link-local, DAD, RS) should leave as on any netdev.
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex_, .attach_point = BPF_TC_EGRESS);
+  if (attached_egress_) {
     LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
     bpf_tc_detach(&hook, &opts);
-    attached_ = false;
+    attached_egress_ = false;
   }
+  hook.attach_point = BPF_TC_INGRESS;
+  if (attached_ingress_) {
+    LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+    bpf_tc_detach(&hook, &opts);
+    attached_ingress_ = false;
+  }
+  // The mode before disable_ipv6: re-enabling IPv6 generates the link-local
+  // by the mode in force at that moment.
+  if (old_addr_gen_mode_ >= 0) set_addr_gen_mode(ifindex_, static_cast<uint8_t>(old_addr_gen_mode_));
+  old_addr_gen_mode_ = -1;
+  if (old_disable_ipv6_ == 0) write_sysctl(ipv6_path(ifname_), 0);
+  old_disable_ipv6_ = -1;
   if (created_hook_) {
     // INGRESS|EGRESS is how libbpf is told to delete the clsact qdisc itself.
     hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);

@@ -3,9 +3,20 @@
 //    everything, so the kernel neither answers (ARP, ping) nor routes what the
 //    port receives. Packet sockets bound with ETH_P_ALL are served before tc
 //    ingress, so AF_PACKET still sees every frame (AF_XDP sees them earlier).
-//  - IPv6 disabled on the netdev, so the kernel originates no DAD/RS/MLD.
+//  - the same program on egress, so nothing the kernel itself sends (IPv6
+//    DAD/RS/MLD, ARP, anything routed out of the netdev) leaves by the port.
+//    The dataplane's own frames skip tc egress: AF_PACKET TX sockets use
+//    PACKET_QDISC_BYPASS (dev_direct_xmit), AF_XDP and XDP_TX/REDIRECT never
+//    enter the qdisc layer.
+//  - IPv6 address generation off (IFLA_INET6_ADDR_GEN_MODE = none, over
+//    rtnetlink: needs CAP_NET_ADMIN only, works with /proc/sys read-only as
+//    in an unprivileged container), so no new link-local appears, e.g. after
+//    a link flap.
+//  - best effort, when /proc/sys is writable: IPv6 disabled on the netdev,
+//    which also removes the addresses it already had.
 // Everything is undone on destruction, and only what we changed: a clsact
-// qdisc that already existed stays, disable_ipv6 gets its old value back.
+// qdisc that already existed stays, disable_ipv6 and addr_gen_mode get their
+// old values back.
 #pragma once
 
 #include <string>
@@ -27,8 +38,10 @@ class KernelGuard {
   int ifindex_ = 0;
   int prog_fd_ = -1;
   bool created_hook_ = false;
-  bool attached_ = false;
-  int old_disable_ipv6_ = -1;  // -1: not touched (no IPv6 on this box/netdev)
+  bool attached_ingress_ = false;
+  bool attached_egress_ = false;
+  int old_addr_gen_mode_ = -1;  // -1: not touched (no IPv6 on this netdev)
+  int old_disable_ipv6_ = -1;   // -1: not touched (no IPv6, or /proc/sys read-only)
 };
 
 }  // namespace lcp::io
