@@ -5,6 +5,7 @@ import type {
   AdjacencyEntry,
   Counters,
   DataplaneOptions,
+  FastPathStatus,
   DriftReport,
   FibEntry,
   MirrorSpec,
@@ -39,6 +40,7 @@ export class Dataplane {
   static open(opts: OpenOptions = {}): Dataplane {
     if (opts.ownerTag !== undefined && !/^[A-Za-z0-9_.-]{1,63}$/.test(opts.ownerTag))
       throw new ValidationError(`ownerTag: '${opts.ownerTag}' must be 1-63 of A-Z a-z 0-9 _ . -`);
+    checkFastPath('fastPath', opts.fastPath);
     return new Dataplane(new addon.NativeDataplane(opts));
   }
 
@@ -50,7 +52,8 @@ export class Dataplane {
   addPort(spec: PortSpec): PortInfo {
     checkIfName('port.name', spec.name);
     const netns = checkNetns('port.netns', spec.netns);
-    return toPortInfo(this.native.addPort({ name: spec.name, netns, driver: spec.driver ?? 'auto' }));
+    checkFastPath('port.fastPath', spec.fastPath);
+    return toPortInfo(this.native.addPort({ name: spec.name, netns, driver: spec.driver ?? 'auto', fastPath: spec.fastPath ?? 'auto' }));
   }
 
   /**
@@ -82,6 +85,11 @@ export class Dataplane {
 
   ports(): PortInfo[] {
     return this.native.ports().map(toPortInfo);
+  }
+
+  /** The XDP fast path as a whole: usable or why not, and how its maps keep up with the FIB. */
+  fastPathStatus(): FastPathStatus {
+    return this.native.fastPathStatus();
   }
 
   createPair(port: number, mirror: MirrorSpec): PairInfo {
@@ -223,6 +231,10 @@ export class Dataplane {
   }
 }
 
+function checkFastPath(field: string, v: unknown): void {
+  if (v !== undefined && v !== 'auto' && v !== 'off') throw new ValidationError(`${field}: 'auto' or 'off', got ${JSON.stringify(v)}`);
+}
+
 function toPortInfo(p: NativePort): PortInfo {
   return {
     index: p.index,
@@ -235,6 +247,7 @@ function toPortInfo(p: NativePort): PortInfo {
     pointToPoint: p.pointToPoint,
     adminUp: p.adminUp,
     table: p.table,
+    ...(p.fastPath !== undefined ? { fastPath: p.fastPath } : {}),
     ...(p.parent !== undefined ? { parent: p.parent, vlan: p.vlan, tpid: p.tpid === 0x88a8 ? 'dot1ad' as const : 'dot1q' as const } : {}),
   };
 }

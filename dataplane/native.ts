@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { DriftReport, MirrorStatus, PortCounters, PortInfo } from './types.js';
+import type { DriftReport, FastPathStatus, MirrorStatus, PortCounters, PortInfo } from './types.js';
 
 export interface NativePort extends Omit<PortInfo, 'tpid'> {
   worker: number;
@@ -52,12 +52,13 @@ export interface NativeTrace {
 
 export interface NativeDataplane {
   close(): void;
-  addPort(spec: { name: string; netns?: string; driver?: string }): NativePort;
+  addPort(spec: { name: string; netns?: string; driver?: string; fastPath?: string }): NativePort;
   removePort(index: number): void;
   addSubPort(parent: number, vlan: number, tpid: number): NativePort;
   removeSubPort(index: number): void;
   setPort(index: number, patch: { up?: boolean; mtu?: number; mac?: string; table?: number }): void;
   ports(): NativePort[];
+  fastPathStatus(): FastPathStatus;
   createPair(port: number, spec: { name: string; netns?: string; kind?: string; mtu?: number; mac?: string }): NativePort;
   removePair(port: number, destroy: boolean): void;
   tableAdd(id: number): void;

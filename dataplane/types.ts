@@ -6,12 +6,16 @@ export type PortDriver = 'af_packet' | 'af_xdp' | 'auto';
 export type MirrorKind = 'tap' | 'tun';
 export type DropKind = 'blackhole' | 'unreachable' | 'prohibit';
 export type Family = 4 | 6;
+/** 'auto': forward the plain cases in an XDP program where the kernel allows; 'off': the user-space graph only. */
+export type FastPathMode = 'auto' | 'off';
 
 export interface DataplaneOptions {
   /** Worker threads polling ports and mirrors (default 1). */
   workers?: number;
   /** Packet buffers per worker (default 4096). */
   buffersPerWorker?: number;
+  /** The XDP fast path for the whole dataplane (default 'auto'); 'off' also skips its FIB maps. */
+  fastPath?: FastPathMode;
 }
 
 export interface PortSpec {
@@ -20,6 +24,8 @@ export interface PortSpec {
   /** Netns the netdev lives in (a name under /run/netns); default: the agent's. */
   netns?: string;
   driver?: PortDriver;
+  /** The XDP fast path on this port (default 'auto'); 'off': it neither receives nor is sent to by XDP. */
+  fastPath?: FastPathMode;
 }
 
 export interface PortInfo {
@@ -34,10 +40,34 @@ export interface PortInfo {
   pointToPoint: boolean;
   adminUp: boolean;
   table: number;
+  /**
+   * The XDP fast path on this port: 'active' (its program forwards what it
+   * receives and it takes redirects), 'rx-only: <why>' (it does not take XDP
+   * frames, e.g. a veth whose peer has neither an XDP program nor GRO), or
+   * 'inactive: <why>'. Always set by the dataplane.
+   */
+  fastPath?: string;
   /** Sub-ports only: the parent port and the outer tag. */
   parent?: number;
   vlan?: number;
   tpid?: 'dot1q' | 'dot1ad';
+}
+
+/** The XDP fast path of the whole dataplane (per-port state is PortInfo.fastPath). */
+export interface FastPathStatus {
+  /** fastPath 'auto' for the dataplane. */
+  enabled: boolean;
+  /** Its maps exist and the kernel took the program; otherwise `reason` says why. */
+  usable: boolean;
+  reason?: string;
+  /** FIB changes written to the BPF maps, in how many batch calls, with how many errors. */
+  mapUpdates: number;
+  batches: number;
+  mapErrors: number;
+  lastError?: string;
+  /** FIB changes queued for the maps right now, and the most ever queued. */
+  pending: number;
+  maxQueue: number;
 }
 
 export interface MirrorSpec {
@@ -85,6 +115,9 @@ export interface PortCounters {
   punts: number;
   /** Host -> port packets that came from the mirror (cross-connect). */
   injects: number;
+  /** The part of rxPackets / txPackets the XDP fast path forwarded (never seen by a worker). */
+  fastPathRxPackets?: number;
+  fastPathTxPackets?: number;
 }
 
 export interface Counters {

@@ -9,7 +9,16 @@
     {
       "target_name": "kube_lcp",
       "sources": ["<!@(ls src/*/*.cc)"],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "<(SHARED_INTERMEDIATE_DIR)"],
+      "actions": [
+        {
+          "action_name": "xdp_fastpath_object",
+          "inputs": ["src/xdp/fastpath.bpf.c", "src/xdp/fastpath_abi.h", "src/xdp/embed_bpf.sh"],
+          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/xdp/fastpath_bpf_obj.h"],
+          "action": ["sh", "src/xdp/embed_bpf.sh", "src/xdp/fastpath.bpf.c", "<(SHARED_INTERMEDIATE_DIR)/xdp/fastpath_bpf_obj.h"],
+          "message": "clang -target bpf: XDP fast path"
+        }
+      ],
       "libraries": ["-lmnl", "-lbpf", "-lpthread"]
     },
     {

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   iproute2 iputils-ping ethtool tcpdump iperf3 python3   # lab and tests
   g++ make libmnl-dev libbpf-dev                          # native addon
+  clang llvm                                              # XDP fast path: clang -target bpf, llvm-strip
   etcd-server openssl                                     # e2e: etcd, test PKI
   bird2                                                   # routing daemon test (run per netns by the test)
 )

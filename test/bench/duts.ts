@@ -1,5 +1,7 @@
 // The three devices under test (plus the generator calibration), each set up
 // on a fresh Topology with the same addressing plan and CPU plan.
+import { readFileSync } from 'node:fs';
+
 import type { Dataplane as DataplaneT, PortInfo } from '../../dataplane/dataplane.js';
 import type { Family } from '../../dataplane/types.js';
 import { onCleanup } from './cleanup.js';
@@ -9,7 +11,24 @@ import { FAMILIES, PLAN } from './plan.js';
 import { prefixes } from './routes.js';
 import { DEV, DUT_CPU, NS, type Topology, inNs, ip, pinThreads, threadIds } from './topology.js';
 
-export type DutKind = 'generator' | 'kernel' | 'xdp' | 'dataplane';
+function threadName(tid: number): string {
+  try {
+    return readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+export type DutKind = 'generator' | 'kernel' | 'xdp' | 'dataplane' | 'dataplane_graph';
+
+/** How a DUT is named in the report's table. */
+export const DUT_LABEL: Record<DutKind, string> = {
+  generator: 'generator',
+  kernel: 'kernel',
+  xdp: 'xdp',
+  dataplane: 'dataplane',
+  dataplane_graph: 'dataplane (graph only, fastPath off)',
+};
 
 export interface Dut {
   readonly kind: DutKind;
@@ -23,6 +42,8 @@ export interface Dut {
   loadRoutes?(family: Family, n: number): Promise<number>;
   /** Extra figures for the report (e.g. dataplane drop counters). */
   stats?(): Promise<Record<string, number>>;
+  /** Lines for the report's notes (e.g. the fast path's state per port). */
+  readonly notes?: readonly string[];
   close(): Promise<void>;
 }
 
@@ -91,15 +112,18 @@ type DataplaneModule = typeof import('../../dataplane/dataplane.js');
 
 /**
  * kube-lcp: both DUT ports taken over (AF_PACKET), one worker pinned to the
- * DUT core together with the port's NAPI thread. The facade is imported
- * lazily: it loads the native addon at import time, and the kernel and XDP
- * cases must still run when the addon is not built.
+ * DUT core together with the port's NAPI thread. The product default
+ * (fastPath 'auto': the XDP fast path forwards the plain case in lcpb-d0's
+ * NAPI poll, on the DUT core too), or the user-space graph alone
+ * (fastPath 'off'). The facade is imported lazily: it loads the native addon
+ * at import time, and the kernel and XDP cases must still run when the addon
+ * is not built.
  */
-export async function dataplane(ctx: DutContext): Promise<Dut> {
+async function dataplaneDut(ctx: DutContext, fastPath: 'auto' | 'off'): Promise<Dut> {
   const mod: DataplaneModule = await import('../../dataplane/dataplane.js');
   await attachSink(ctx);
   const before = threadIds();
-  const dp: DataplaneT = mod.Dataplane.open({ workers: 1 });
+  const dp: DataplaneT = mod.Dataplane.open({ workers: 1, fastPath });
   let closed = false;
   const closeDp = (): void => {
     if (!closed) dp.close();
@@ -118,13 +142,25 @@ export async function dataplane(ctx: DutContext): Promise<Dut> {
       dp.addNeighbor(p1.index, PLAN[f].sink, ctx.topo.macs.sink);
     }
     dp.addRoutes(baseRoutes);
-    // AF_XDP's own XDP program gives the port NAPI; AF_PACKET needs GRO for it.
-    await napiOnDutCore(ctx, ctx.driver === 'af_packet');
-    const mine = [...threadIds()].filter((t) => !before.has(t));
+    // An XDP program on the port (the fast path's, or AF_XDP's own) gives it
+    // NAPI; a bare AF_PACKET port needs GRO for it.
+    const hasXdp = (i: number): boolean => /^(active|rx-only)/.test(dp.ports().find((p) => p.index === i)?.fastPath ?? '');
+    await napiOnDutCore(ctx, ctx.driver === 'af_packet' && !hasXdp(p0.index));
+    // The sink's XDP program gives lcpb-d1's peer NAPI: the fast path may redirect there.
+    if (fastPath === 'auto') {
+      const deadline = Date.now() + 3000;
+      while (Date.now() < deadline && dp.ports().find((p) => p.index === p1.index)?.fastPath !== 'active') await new Promise((r) => setTimeout(r, 50));
+    }
+    const fastPathState = dp.ports().map((p) => `port${p.index}=${p.fastPath ?? '?'}`).join(', ');
+    // The fast path's map writer and monitor (lcp-fp-*) are control-side
+    // threads: not DUT work, and not to be starved on the DUT core while a
+    // full table is loaded.
+    const mine = [...threadIds()].filter((t) => !before.has(t) && !threadName(t).startsWith('lcp-fp'));
     await pinThreads(mine, DUT_CPU);
     return {
-      kind: 'dataplane',
+      kind: fastPath === 'auto' ? 'dataplane' : 'dataplane_graph',
       ingressMac: p0.mac,
+      notes: [`fast path: ${fastPathState}`],
       threads: mine,
       countAt: { netns: NS.sink, dev: DEV.sink },
       async loadRoutes(family, n) {
@@ -150,6 +186,8 @@ export async function dataplane(ctx: DutContext): Promise<Dut> {
           out[`port${port.port}_tx`] = port.txPackets;
           out[`port${port.port}_drops`] = port.drops;
           out[`port${port.port}_punts`] = port.punts;
+          out[`port${port.port}_fast_path_rx`] = port.fastPathRxPackets ?? 0;
+          out[`port${port.port}_fast_path_tx`] = port.fastPathTxPackets ?? 0;
         }
         for (const [k, v] of Object.entries(c.errors)) out[`error_${k}`] = v;
         return out;
@@ -166,4 +204,7 @@ export async function dataplane(ctx: DutContext): Promise<Dut> {
   }
 }
 
-export const DUTS: Record<DutKind, (ctx: DutContext) => Promise<Dut>> = { generator: generatorOnly, kernel, xdp, dataplane };
+export const dataplane = (ctx: DutContext): Promise<Dut> => dataplaneDut(ctx, 'auto');
+export const dataplaneGraph = (ctx: DutContext): Promise<Dut> => dataplaneDut(ctx, 'off');
+
+export const DUTS: Record<DutKind, (ctx: DutContext) => Promise<Dut>> = { generator: generatorOnly, kernel, xdp, dataplane, dataplane_graph: dataplaneGraph };

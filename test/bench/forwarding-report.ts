@@ -1,6 +1,6 @@
 // Turns forwarding results into the readable table and the flat JSON metrics.
 import type { Family } from '../../dataplane/types.js';
-import type { DutKind } from './duts.js';
+import { DUT_LABEL, type DutKind } from './duts.js';
 import type { CaseResult, DutOutcome, ForwardingPlan } from './forwarding.js';
 import { BUSY_MACHINE, GENERATOR_BOUND } from './forwarding.js';
 import { routesLabel } from './plan.js';
@@ -33,7 +33,7 @@ export function forwardingTable(rs: CaseResult[], outcomes: DutOutcome[], plan: 
     const x = r.dut === 'xdp' || r.dut === 'generator' ? undefined : find(rs, 'xdp', r.family, r.size);
     const kLabel = k && r.routes > 1 && k.routes !== r.routes ? ' (k:1 route)' : '';
     return [
-      r.dut,
+      DUT_LABEL[r.dut],
       `IPv${r.family}`,
       String(r.size),
       r.routes ? routesLabel(r.routes) : '-',
@@ -52,11 +52,12 @@ export function forwardingTable(rs: CaseResult[], outcomes: DutOutcome[], plan: 
     `"generator" rows: frames counted and dropped at the DUT port itself, i.e. what the generator can deliver.`,
     `DISTURBED: other processes on the VM used more than ${BUSY_MACHINE}% of a core during a run; such figures are unreliable.`,
     `DUT work (NAPI thread of lcpb-d0, dataplane worker) is pinned to CPU 1; the sink's XDP drop runs in softirq on CPU 1 too.`,
-    `dataplane ports: ${plan.driver}.`,
+    `dataplane ports: ${plan.driver}. "dataplane" is the product default (fastPath auto: plain IPv4/IPv6 forwarded by the XDP fast path in lcpb-d0's NAPI poll, the rest by the graph); "dataplane (graph only, fastPath off)" is the user-space graph alone.`,
     `Kernel with the full table: ${plan.kernelFullTable && plan.fullTable > 0 ? 'measured' : 'not measured (1-route kernel used for ratios)'}.`,
   ];
   for (const o of outcomes) {
     if (o.error) notes.push(`${o.kind}: FAILED: ${o.error}`);
+    for (const n of o.notes ?? []) notes.push(`${o.kind}: ${n}`);
     for (const [fam, s] of Object.entries(o.routeLoadSeconds))
       if (s !== undefined) notes.push(`${o.kind}: ${routesLabel(plan.fullTable)} ${fam} routes loaded in ${s.toFixed(1)} s (${pps(plan.fullTable / s)} routes/s)`);
     if (o.stats) {
@@ -98,9 +99,15 @@ export function forwardingMetrics(rs: CaseResult[], outcomes: DutOutcome[], plan
       const k1 = find(rs, 'kernel', f, s, 1);
       const kF = find(rs, 'kernel', f, s, plan.fullTable);
       const x = find(rs, 'xdp', f, s);
+      const g1 = find(rs, 'dataplane_graph', f, s, 1);
+      const gF = find(rs, 'dataplane_graph', f, s, plan.fullTable);
       const set = (name: string, v: number | null): void => {
         if (v !== null) m[name] = v;
       };
+      set(`ratio_dpgraph_vs_kernel_${t}`, ratio(g1, k1));
+      set(`ratio_dpgraph_${full}_vs_kernel_${t}`, ratio(gF, k1));
+      set(`ratio_dp_vs_dpgraph_${t}`, ratio(dp1, g1));
+      set(`ratio_dp_${full}_vs_dpgraph_${full}_${t}`, ratio(dpF, gF));
       set(`ratio_dp_vs_kernel_${t}`, ratio(dp1, k1));
       set(`ratio_dp_vs_xdp_${t}`, ratio(dp1, x));
       set(`ratio_kernel_vs_xdp_${t}`, ratio(k1, x));

@@ -65,6 +65,7 @@ export interface DutOutcome {
   error?: string;
   routeLoadSeconds: Partial<Record<string, number>>;
   stats?: Record<string, number>;
+  notes?: string[];
 }
 
 function median(xs: number[]): number {
@@ -171,7 +172,7 @@ export interface ForwardingPlan {
 
 export function planFrom(opts: BenchOptions): ForwardingPlan {
   const f = opts.flags;
-  const duts: DutKind[] = (['generator', 'kernel', 'xdp', 'dataplane'] as const).filter((k) => !f.has(`no-${k}`));
+  const duts: DutKind[] = (['generator', 'kernel', 'xdp', 'dataplane', 'dataplane_graph'] as const).filter((k) => !f.has(`no-${k}`));
   const value = (name: string): string | undefined => [...f].find((x) => x.startsWith(`${name}=`))?.slice(name.length + 1);
   const full = value('routes');
   const fam = value('family');
@@ -195,9 +196,10 @@ async function runDut(kind: DutKind, gen: XdpGen, plan: ForwardingPlan, opts: Be
   try {
     const dut = await DUTS[kind]({ topo, gen, driver: plan.driver });
     try {
-      const withRoutes = kind === 'dataplane' || kind === 'kernel';
+      if (dut.notes) outcome.notes = [...dut.notes];
+      const withRoutes = kind === 'dataplane' || kind === 'dataplane_graph' || kind === 'kernel';
       for (const f of plan.families) for (const s of plan.sizes) results.push(await measure(gen, dut, topo, f, s, withRoutes ? 1 : 0, opts));
-      const full = dut.loadRoutes && plan.fullTable > 0 && (kind === 'dataplane' || plan.kernelFullTable) ? dut.loadRoutes.bind(dut) : undefined;
+      const full = dut.loadRoutes && plan.fullTable > 0 && (kind !== 'kernel' || plan.kernelFullTable) ? dut.loadRoutes.bind(dut) : undefined;
       if (full) {
         for (const f of plan.families) {
           opts.log(`  loading ${routesLabel(plan.fullTable)} IPv${f} routes into ${kind}`);

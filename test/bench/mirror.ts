@@ -53,6 +53,8 @@ export const mirrorSection: BenchSection = {
     const flag = [...opts.flags].find((f) => f.startsWith('mirror-routes='));
     const n4 = flag ? Number(flag.slice('mirror-routes='.length)) : 1_000_000;
     const n6 = Math.floor(n4 / 5);
+    // --mirror-fast-path=off: the FIB without its XDP maps, to see what the map updates cost.
+    const fastPath = [...opts.flags].includes('mirror-fast-path=off') ? 'off' as const : 'auto' as const;
     const lab = new Lab();
     const undoLab = onCleanup(() => {
       // Synchronous best effort for exit/signal paths; the normal path awaits lab.cleanup().
@@ -68,7 +70,7 @@ export const mirrorSection: BenchSection = {
       dut = await lab.netns('bmd');
       peer = await lab.netns('bmp');
       const [peerDev, portDev] = await lab.veth(peer, dut, 'm');
-      dp = Dataplane.open({ workers: 1, ownerTag: 'bench' });
+      dp = Dataplane.open({ workers: 1, ownerTag: 'bench', fastPath });
       const port = dp.addPort({ name: portDev, netns: dut });
       const tap = uniq('btap');
       dp.createPair(port.index, { name: tap, netns: linux });
@@ -111,12 +113,18 @@ export const mirrorSection: BenchSection = {
       dp.watchNetns(linux);
       while (count() !== want && performance.now() - c0 < 300_000) await new Promise((r) => setTimeout(r, 5));
       const coldS = (performance.now() - c0) / 1000;
+      // The XDP fast path's maps follow the FIB through a writer thread: how
+      // long until they hold the full table too.
+      while (dp.fastPathStatus().pending > 0 && performance.now() - c0 < 600_000) await new Promise((r) => setTimeout(r, 5));
+      const coldMapsS = (performance.now() - c0) / 1000;
+      const fp = dp.fastPathStatus();
       const kernelS = (kernelDone - t0) / 1000;
       const equalS = (equalAt - t0) / 1000;
       const afterKernelMs = Math.max(0, equalAt - kernelDone);
       const rssPeak = process.resourceUsage().maxRSS / 1024;
       const zeroDrift = drift.routes.missing + drift.routes.extra + drift.routes.different === 0;
       const metrics: Record<string, Metric> = {
+        mirror_fast_path: fastPath,
         mirror_routes_ipv4: n4,
         mirror_routes_ipv6: n6,
         mirror_kernel_seconds: round(kernelS, 2),
@@ -125,6 +133,11 @@ export const mirrorSection: BenchSection = {
         mirror_routes_per_second: Math.round(want / equalS),
         mirror_cold_sync_seconds: round(coldS, 2),
         mirror_cold_sync_routes_per_second: Math.round(want / coldS),
+        mirror_cold_sync_fast_path_maps_seconds: fastPath === 'auto' ? round(coldMapsS, 2) : null,
+        mirror_fast_path_map_updates: fp.mapUpdates,
+        mirror_fast_path_map_batches: fp.batches,
+        mirror_fast_path_map_errors: fp.mapErrors,
+        mirror_fast_path_max_queue: fp.maxQueue,
         mirror_peak_rss_mib: Math.round(rssPeak),
         mirror_rss_before_mib: Math.round(rssBefore),
         // The dataplane's own share: RSS growth from an empty FIB to the full

@@ -80,6 +80,7 @@ Napi::Object port_object(const Napi::Env& env, const PortView& p) {
   o.Set("adminUp", p.admin_up);
   o.Set("table", p.table);
   o.Set("worker", p.worker);
+  o.Set("fastPath", p.fast_path);
   if (p.parent != kInvalidIndex) {
     o.Set("parent", p.parent);
     o.Set("vlan", p.vlan);
@@ -158,7 +159,8 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
          InstanceMethod<&NativeDataplane::UnwatchNetns>("unwatchNetns"),
          InstanceMethod<&NativeDataplane::WatchStatus>("watchStatus"),
          InstanceMethod<&NativeDataplane::Drift>("drift"),
-         InstanceMethod<&NativeDataplane::RouteCount>("routeCount")});
+         InstanceMethod<&NativeDataplane::RouteCount>("routeCount"),
+         InstanceMethod<&NativeDataplane::FastPathStatus>("fastPathStatus")});
   }
 
   explicit NativeDataplane(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeDataplane>(info) {
@@ -170,6 +172,8 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
         cfg.buffers_per_worker = get_uint(o, "buffersPerWorker", 512, 1u << 20).value_or(4096);
         const std::string tag = get_string(o, "ownerTag", false);
         if (!tag.empty()) cfg.owner_tag = tag;
+        const std::string fp = get_string(o, "fastPath", false);
+        if (!fp.empty()) cfg.fast_path = fp;
       }
       dp_ = std::make_unique<Dataplane>(cfg);
       return info.Env().Undefined();
@@ -188,12 +192,31 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
     return info.Env().Undefined();
   }
 
+  Napi::Value FastPathStatus(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const FastPathView v = dp(info.Env()).fast_path();
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("enabled", v.enabled);
+      o.Set("usable", v.usable);
+      if (!v.reason.empty()) o.Set("reason", v.reason);
+      o.Set("mapUpdates", double(v.map_updates));
+      o.Set("mapErrors", double(v.map_errors));
+      o.Set("batches", double(v.batches));
+      o.Set("maxQueue", double(v.max_queue));
+      o.Set("pending", double(v.pending));
+      if (!v.last_error.empty()) o.Set("lastError", v.last_error);
+      return o;
+    });
+  }
+
   Napi::Value AddPort(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       Napi::Object o = arg_object(info, 0, "port spec");
       const std::string driver = get_string(o, "driver", false);
+      const std::string fast_path = get_string(o, "fastPath", false);
       return port_object(info.Env(), dp(info.Env()).add_port(get_string(o, "name"), get_string(o, "netns", false),
-                                                            driver.empty() ? "auto" : driver));
+                                                            driver.empty() ? "auto" : driver,
+                                                            fast_path.empty() ? "auto" : fast_path));
     });
   }
 
@@ -435,6 +458,8 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
         po.Set("drops", double(p.drops));
         po.Set("punts", double(p.punts));
         po.Set("injects", double(p.injects));
+        po.Set("fastPathRxPackets", double(p.fp_rx_packets));
+        po.Set("fastPathTxPackets", double(p.fp_tx_packets));
         ports.Set(uint32_t(i), po);
       }
       o.Set("ports", ports);

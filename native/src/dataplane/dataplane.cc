@@ -6,6 +6,7 @@
 
 #include "dataplane/io_factory.h"
 #include "graph/graph.h"
+#include "xdp/fast_path.h"
 
 namespace lcp {
 
@@ -35,6 +36,16 @@ struct Dataplane::Port {
 
 namespace {
 
+// Declared before the control lock in API calls that change forwarding
+// state: once the lock is released, waits until the XDP fast path's maps
+// have the change, so a caller sees it forwarded when the call returns.
+struct SettleFastPath {
+  xdp::FastPath* fp;
+  ~SettleFastPath() {
+    if (fp) fp->flush();
+  }
+};
+
 std::runtime_error not_found(uint32_t index) {
   return std::runtime_error("port " + std::to_string(index) + ": no such port");
 }
@@ -47,12 +58,30 @@ Dataplane::Dataplane(const DataplaneConfig& cfg)
     throw std::invalid_argument("workers must be 1.." + std::to_string(kMaxWorkers));
   if (cfg_.buffers_per_worker < 512 || cfg_.buffers_per_worker > (1u << 20))
     throw std::invalid_argument("buffersPerWorker must be 512..1048576");
+  if (cfg_.fast_path != "auto" && cfg_.fast_path != "off")
+    throw std::invalid_argument("fastPath must be 'auto' or 'off'");
   for (unsigned w = 0; w < cfg_.workers; ++w)
     workers_.push_back(std::make_unique<Worker>(w, rcu_, *fib_, *table_, cfg_.buffers_per_worker));
+  if (cfg_.fast_path == "auto") {
+    fast_ = std::make_unique<xdp::FastPath>();
+    if (fast_->usable()) {
+      fib_->set_observer(fast_.get());
+      // The monitor lifts the trace bypass once no worker still waits for packets.
+      fast_->set_trace_probe([this] {
+        for (auto& w : workers_)
+          if (w->trace().remaining.load(std::memory_order_relaxed) > 0) return true;
+        return false;
+      });
+    }
+  }
   for (auto& w : workers_) w->start();
 }
 
 Dataplane::~Dataplane() {
+  if (fast_) {
+    fib_->set_observer(nullptr);
+    fast_.reset();  // programs detached while the ports are still open
+  }
   for (auto& w : workers_) w->stop();
   // Workers are gone: everything can be freed without grace periods.
   for (uint32_t i = 0; i < kMaxPorts; ++i) delete table_->slot[i].exchange(nullptr);
@@ -118,6 +147,7 @@ void Dataplane::publish_port(Port& p) {
   }
   rcu_.retire_delete(table_->slot[p.index].exchange(rt, std::memory_order_acq_rel));
   if (p.is_sub()) return;
+  if (fast_) fast_->update(p.index, rt->table_slot, rt->mac, rt->admin_up);
   publish_plan(p.worker);
   // Sub-ports copy the parent's io, mirror, MAC and admin state.
   for (uint32_t s : p.subs) publish_port(*ports_[s]);
@@ -135,7 +165,10 @@ void Dataplane::publish_plan(unsigned worker) {
 }
 
 PortView Dataplane::add_port(const std::string& name, const std::string& netns,
-                             const std::string& driver) {
+                             const std::string& driver, const std::string& fast_path) {
+  if (fast_path != "auto" && fast_path != "off")
+    throw std::invalid_argument("port '" + name + "': fastPath must be 'auto' or 'off'");
+  SettleFastPath settle{fast_.get()};
   std::lock_guard<std::mutex> g(mu_);
   for (const auto& p : ports_)
     if (p && p->name == name && p->netns == netns)
@@ -162,6 +195,12 @@ PortView Dataplane::add_port(const std::string& name, const std::string& netns,
   Port& ref = *p;
   ports_[index] = std::move(p);
   fib_->port_set(index, l2_of(ref));
+  if (fast_) {
+    const io::XdpShare share = ref.io->xdp_share();
+    fast_->attach({index, name, netns, ref.io->link().ifindex, ref.io->link().p2p, share.xsk_map_fd,
+                   share.prog_fd, share.attach_flags},
+                  fast_path == "auto");
+  }
   // Counters of a reused index start from zero for the new port.
   counter_base_[index] = sum_port(index);
   publish_port(ref);
@@ -170,6 +209,7 @@ PortView Dataplane::add_port(const std::string& name, const std::string& netns,
 }
 
 void Dataplane::del_port(uint32_t index) {
+  SettleFastPath settle{fast_.get()};
   std::lock_guard<std::mutex> g(mu_);
   del_port_locked(index);
 }
@@ -190,6 +230,7 @@ void Dataplane::del_port_locked(uint32_t index) {
   }
   const unsigned worker = p.worker;
   fib_->port_del(index);
+  if (fast_) fast_->detach(index);  // while the port (and an AF_XDP port's own program) is open
   rcu_.retire_delete(table_->slot[index].exchange(nullptr, std::memory_order_acq_rel));
   std::unique_ptr<Port> owned = std::move(ports_[index]);
   if (owned->mirror) pair_gen_.fetch_add(1, std::memory_order_acq_rel);
@@ -199,6 +240,7 @@ void Dataplane::del_port_locked(uint32_t index) {
 }
 
 void Dataplane::set_port(uint32_t index, const PortPatch& patch) {
+  SettleFastPath settle{fast_.get()};
   std::lock_guard<std::mutex> g(mu_);
   set_port_locked(port_ref(index), patch);
 }
@@ -226,6 +268,7 @@ void Dataplane::set_port_locked(Port& p, const PortPatch& patch) {
 }
 
 PortView Dataplane::create_pair(uint32_t port, const MirrorSpec& spec) {
+  SettleFastPath settle{fast_.get()};
   std::lock_guard<std::mutex> g(mu_);
   Port& p = port_ref(port);
   if (p.is_sub()) throw std::invalid_argument("port " + std::to_string(port) + " is a sub-port: it shares its parent's mirror");
@@ -295,13 +338,16 @@ PortView Dataplane::view(const Port& p) const {
     v.parent = p.parent;
     v.vlan = p.vlan;
     v.tpid = p.tpid;
+    v.fast_path = "inactive: sub-port (VLAN-tagged frames go to the graph)";
     return v;
   }
   const io::LinkInfo& l = p.io->link();
-  return PortView{p.index, p.name, p.netns, p.io->driver(), l.ifindex, p.mac, p.mtu, l.p2p,
-                  p.admin_up, p.table, p.worker, bool(p.mirror), p.mirror_name, p.mirror_netns,
-                  p.mirror_kind, p.mirror ? p.mirror->ifindex() : 0,
-                  p.mirror ? p.mirror->adopted() : false};
+  PortView v{p.index, p.name, p.netns, p.io->driver(), l.ifindex, p.mac, p.mtu, l.p2p,
+             p.admin_up, p.table, p.worker, bool(p.mirror), p.mirror_name, p.mirror_netns,
+             p.mirror_kind, p.mirror ? p.mirror->ifindex() : 0,
+             p.mirror ? p.mirror->adopted() : false};
+  v.fast_path = fast_ ? fast_->status(p.index) : "inactive: fastPath off for the dataplane";
+  return v;
 }
 
 void Dataplane::table_add(uint32_t id) {
@@ -310,6 +356,7 @@ void Dataplane::table_add(uint32_t id) {
 }
 
 void Dataplane::table_del(uint32_t id) {
+  SettleFastPath settle{fast_.get()};
   std::lock_guard<std::mutex> g(mu_);
   for (const auto& p : ports_)
     if (p && p->table == id)
@@ -325,12 +372,14 @@ std::vector<uint32_t> Dataplane::tables() const {
 }
 
 void Dataplane::routes_add(uint32_t table, const std::vector<fib::Route>& routes) {
+  SettleFastPath settle{fast_.get()};
   std::lock_guard<std::mutex> g(mu_);
   for (const auto& r : routes) fib_->route_add(table, r);
   rcu_.reclaim();
 }
 
 bool Dataplane::route_del(uint32_t table, const fib::Prefix& p) {
+  SettleFastPath settle{fast_.get()};
   std::lock_guard<std::mutex> g(mu_);
   const bool found = fib_->route_del(table, p);
   rcu_.reclaim();
@@ -338,12 +387,14 @@ bool Dataplane::route_del(uint32_t table, const fib::Prefix& p) {
 }
 
 void Dataplane::address_add(uint32_t port, const fib::Prefix& addr) {
+  SettleFastPath settle{fast_.get()};
   std::lock_guard<std::mutex> g(mu_);
   fib_->address_add(port_ref(port).table, port, addr);
   rcu_.reclaim();
 }
 
 bool Dataplane::address_del(uint32_t port, const fib::Prefix& addr) {
+  SettleFastPath settle{fast_.get()};
   std::lock_guard<std::mutex> g(mu_);
   const bool found = fib_->address_del(port_ref(port).table, port, addr);
   rcu_.reclaim();
@@ -352,6 +403,7 @@ bool Dataplane::address_del(uint32_t port, const fib::Prefix& addr) {
 
 void Dataplane::neighbor_add(uint32_t port, const fib::IpAddr& ip,
                              const std::array<uint8_t, 6>& mac) {
+  SettleFastPath settle{fast_.get()};
   std::lock_guard<std::mutex> g(mu_);
   port_ref(port);
   fib_->neighbor_add(port, ip, mac);
@@ -359,6 +411,7 @@ void Dataplane::neighbor_add(uint32_t port, const fib::IpAddr& ip,
 }
 
 bool Dataplane::neighbor_del(uint32_t port, const fib::IpAddr& ip) {
+  SettleFastPath settle{fast_.get()};
   std::lock_guard<std::mutex> g(mu_);
   port_ref(port);
   const bool found = fib_->neighbor_del(port, ip);
@@ -554,6 +607,15 @@ PortCounterView Dataplane::sum_port(uint32_t index) const {
     pc.punts += c.punts.get();
     pc.injects += c.injects.get();
   }
+  if (fast_) {  // what the XDP fast path forwarded never reached a worker
+    const xdp::FastPathCounters f = fast_->counters(index);
+    pc.rx_packets += f.rx_packets;
+    pc.rx_bytes += f.rx_bytes;
+    pc.tx_packets += f.tx_packets;
+    pc.tx_bytes += f.tx_bytes;
+    pc.fp_rx_packets = f.rx_packets;
+    pc.fp_tx_packets = f.tx_packets;
+  }
   return pc;
 }
 
@@ -571,6 +633,8 @@ CounterView Dataplane::counters() const {
     pc.drops -= b.drops;
     pc.punts -= b.punts;
     pc.injects -= b.injects;
+    pc.fp_rx_packets -= b.fp_rx_packets;
+    pc.fp_tx_packets -= b.fp_tx_packets;
     v.ports.push_back(pc);
   }
   for (const auto& w : workers_) {
@@ -578,6 +642,22 @@ CounterView Dataplane::counters() const {
     v.loops += w->counters().loops.get();
     v.vectors += w->counters().vectors.get();
   }
+  return v;
+}
+
+FastPathView Dataplane::fast_path() const {
+  FastPathView v;
+  if (!fast_) return v;
+  v.enabled = true;
+  v.usable = fast_->usable();
+  v.reason = fast_->why_unusable();
+  const xdp::FastPath::Stats s = fast_->stats();
+  v.map_updates = s.map_updates;
+  v.map_errors = s.map_errors;
+  v.batches = s.batches;
+  v.max_queue = s.max_queue;
+  v.pending = s.pending;
+  v.last_error = s.last_error;
   return v;
 }
 
@@ -592,6 +672,9 @@ void Dataplane::trace_arm(uint32_t n) {
     t.used.store(0);
     t.remaining.store(int32_t(n));
   }
+  // Traced packets must cross the graph: the fast path steps aside until the
+  // workers have their N packets (its monitor then lifts the bypass).
+  if (fast_) fast_->set_bypass(n > 0);
 }
 
 std::vector<TraceView> Dataplane::trace_read() const {

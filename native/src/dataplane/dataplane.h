@@ -23,11 +23,15 @@
 #include "io/packet_io.h"
 
 namespace lcp {
+namespace xdp {
+class FastPath;
+}
 
 struct DataplaneConfig {
   unsigned workers = 1;
   uint32_t buffers_per_worker = 4096;
   std::string owner_tag = "kube-lcp";  // marks mirrors we create (ifalias)
+  std::string fast_path = "auto";      // "auto" | "off": the XDP fast path (xdp/fast_path.h)
 };
 
 struct MirrorSpec {
@@ -53,17 +57,28 @@ struct PortView {
   bool mirror_adopted;
   uint32_t parent = kInvalidIndex;  // a sub-port's parent port
   uint16_t vlan = 0, tpid = 0;
+  std::string fast_path;  // "active" | "rx-only: <why>" | "inactive: <why>"
 };
 
+// Port counters include what the XDP fast path forwarded; fp_* is that part.
 struct PortCounterView {
   uint32_t port;
   uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, drops, punts, injects;
+  uint64_t fp_rx_packets = 0, fp_tx_packets = 0;
 };
 
 struct CounterView {
   std::vector<PortCounterView> ports;
   std::array<uint64_t, size_t(Error::Count)> errors{};
   uint64_t loops = 0, vectors = 0;
+};
+
+struct FastPathView {
+  bool enabled = false;  // fastPath auto for the dataplane
+  bool usable = false;   // maps made, program loaded
+  std::string reason;    // why not usable
+  uint64_t map_updates = 0, map_errors = 0, batches = 0, max_queue = 0, pending = 0;
+  std::string last_error;
 };
 
 struct TraceView {
@@ -119,7 +134,9 @@ class Dataplane {
   Dataplane& operator=(const Dataplane&) = delete;
 
   // Ports: take over a kernel netdev ("af_packet" | "af_xdp" | "auto").
-  PortView add_port(const std::string& name, const std::string& netns, const std::string& driver);
+  // fast_path: "auto" (the XDP fast path where the kernel allows) | "off".
+  PortView add_port(const std::string& name, const std::string& netns, const std::string& driver,
+                    const std::string& fast_path = "auto");
   void del_port(uint32_t index);
   // Sub-ports (VLANs): a port with a parent and an outer tag. Receives what
   // the parent receives with that tag, sends through the parent's TX queues
@@ -166,6 +183,7 @@ class Dataplane {
   std::vector<fib::NeighborDump> neighbors() const;
 
   CounterView counters() const;
+  FastPathView fast_path() const;
   void trace_arm(uint32_t n);
   std::vector<TraceView> trace_read() const;
 
@@ -197,6 +215,7 @@ class Dataplane {
   std::vector<std::unique_ptr<Port>> ports_;  // by index; null = free
   std::vector<PortCounterView> counter_base_;  // counters at (re)use of an index
   std::atomic<uint64_t> pair_gen_{0};
+  std::unique_ptr<xdp::FastPath> fast_;  // null: fastPath off for the dataplane
 };
 
 }  // namespace lcp

@@ -76,6 +76,14 @@ void AdjDb::publish(uint32_t i, const Adjacency& a) {
   Adjacency* old = slots_[i].load(std::memory_order_relaxed);
   slots_[i].store(new Adjacency(a), std::memory_order_release);
   rcu_.retire_delete(old);
+  if (obs_) obs_->adj_set(i, a);
+}
+
+void AdjDb::set_observer(FibObserver* obs) {
+  obs_ = obs;
+  if (obs_)
+    for (uint32_t i = 0; i < recs_.size(); ++i)
+      if (recs_[i].live) obs_->adj_set(i, get(i));
 }
 
 uint32_t AdjDb::acquire(const AdjKey& k) {
@@ -92,6 +100,7 @@ uint32_t AdjDb::acquire(const AdjKey& k) {
   // A freed index keeps its stale pointer until here; readers cannot reach
   // it (no load-balance refers to it any more), so a plain swap is enough.
   slots_[i].store(new Adjacency(build(k)), std::memory_order_release);
+  if (obs_) obs_->adj_set(i, get(i));
   return i;
 }
 
@@ -103,6 +112,7 @@ void AdjDb::release(uint32_t i) {
   }
   by_key_.erase(r.key);
   r.live = false;
+  if (obs_) obs_->adj_unset(i);
   Adjacency* a = slots_[i].load(std::memory_order_relaxed);
   rcu_.retire([a, i, pool = pool_] {
     delete a;

@@ -62,6 +62,7 @@ class AdjDb {
   void release(uint32_t i);
   std::vector<AdjacencyDump> dump() const;
   size_t live() const { return by_key_.size(); }
+  void set_observer(FibObserver* obs);  // replays every live adjacency
 
  private:
   struct Rec {
@@ -79,6 +80,7 @@ class AdjDb {
   std::unordered_map<uint32_t, PortL2> ports_;
   std::unordered_map<AdjKey, Mac, AdjKeyHash> neighbors_;  // has_nh always true
   std::shared_ptr<IndexPool> pool_;
+  FibObserver* obs_ = nullptr;
 };
 
 }  // namespace lcp::fib

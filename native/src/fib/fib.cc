@@ -146,6 +146,7 @@ struct Fib::Impl {
   std::vector<AddrRec> addrs;
   std::unordered_map<AdjKey, std::vector<uint32_t>, AdjKeyHash> adj_fibs;  // (port, ip) -> table ids
   std::vector<Path> scratch;
+  FibObserver* obs = nullptr;
 
   TableCtl& table(uint32_t id) {
     auto it = tables.find(id);
@@ -177,6 +178,7 @@ struct Fib::Impl {
     e.installed = want;
     if (f == Family::Ip4) t.rt->v4.set(uint32_t(k.hi), len, want);
     else t.rt->v6.set(k.hi, k.lo, len, want);
+    if (obs) obs->prefix_set(t.slot, Prefix{addr_of(f, k), len}, want);
   }
 
   void withdraw(TableCtl& t, Family f, U128 k, uint8_t len) {
@@ -194,6 +196,7 @@ struct Fib::Impl {
     }
     if (f == Family::Ip4) t.rt->v4.remove(uint32_t(k.hi), len, cover_len, cover_lb);
     else t.rt->v6.remove(k.hi, k.lo, len, cover_len, cover_lb);
+    if (obs) obs->prefix_unset(t.slot, Prefix{addr_of(f, k), len});  // the trie falls back to the cover itself
   }
 
   // ---- interface contributions ----
@@ -319,9 +322,11 @@ void Fib::table_del(uint32_t id) {
                                 std::to_string(t.n_addresses) + " interface address(es)");
   m.rt[t.slot].store(nullptr, std::memory_order_release);
   m.rcu.retire_delete(t.rt);
-  for (FamilyTable& ft : t.fam)
-    for (PrefixMap& pm : ft.by_len)
-      for (auto& [k, e] : pm) {
+  for (unsigned f = 0; f < 2; ++f)
+    for (unsigned len = 0; len <= 128; ++len)
+      for (auto& [k, e] : t.fam[f].by_len[len]) {
+        if (m.obs && e.installed != kNone)
+          m.obs->prefix_unset(t.slot, Prefix{addr_of(f ? Family::Ip6 : Family::Ip4, k), uint8_t(len)});
         if (e.route_lb != kNone) m.lbs.release(e.route_lb);
         if (e.iface)
           for (IfaceRef& r : *e.iface) m.lbs.release(r.lb);
@@ -341,6 +346,22 @@ std::vector<uint32_t> Fib::table_ids() const {
   for (auto& [id, t] : impl_->tables) ids.push_back(id);
   std::sort(ids.begin(), ids.end());
   return ids;
+}
+
+void Fib::set_observer(FibObserver* obs) {
+  Impl& m = *impl_;
+  m.obs = obs;
+  // Adjacencies, then load-balances, then prefixes: what a prefix names is
+  // there before the prefix is.
+  m.adjs.set_observer(obs);
+  m.lbs.set_observer(obs);
+  if (!obs) return;
+  for (auto& [id, t] : m.tables)
+    for (unsigned f = 0; f < 2; ++f)
+      for (unsigned len = 0; len <= 128; ++len)
+        for (auto& [k, e] : t->fam[f].by_len[len])
+          if (e.installed != kNone)
+            obs->prefix_set(t->slot, Prefix{addr_of(f ? Family::Ip6 : Family::Ip4, k), uint8_t(len)}, e.installed);
 }
 
 // ---------------------------------------------------------------- ports

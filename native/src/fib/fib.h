@@ -133,6 +133,21 @@ struct PortL2 {
   uint16_t tpid = 0x8100;       // its tag protocol: 0x8100 dot1q, 0x88a8 dot1ad
 };
 
+// Told, in order and by the writer (under the caller's control mutex), about
+// every change of what readers see: a prefix's installed load-balance, a
+// load-balance published or freed, an adjacency published or freed. The XDP
+// fast path (xdp/fast_path.h) mirrors the FIB into BPF maps with it.
+class FibObserver {
+ public:
+  virtual ~FibObserver() = default;
+  virtual void prefix_set(uint32_t slot, const Prefix& p, uint32_t lb) = 0;
+  virtual void prefix_unset(uint32_t slot, const Prefix& p) = 0;
+  virtual void lb_set(uint32_t index, const LoadBalance& lb) = 0;
+  virtual void lb_unset(uint32_t index) = 0;
+  virtual void adj_set(uint32_t index, const Adjacency& a) = 0;
+  virtual void adj_unset(uint32_t index) = 0;
+};
+
 class Fib {
  public:
   explicit Fib(Rcu& rcu);
@@ -141,6 +156,9 @@ class Fib {
   Fib& operator=(const Fib&) = delete;
 
   // ---- control (writer) side; caller holds the control mutex ----
+  // Attach (replaying the current state to it) or detach (nullptr) the observer.
+  void set_observer(FibObserver* obs);
+
   // Tables: id 0 always exists. Returns the slot used by readers.
   uint32_t table_add(uint32_t id);            // idempotent
   void table_del(uint32_t id);                // throws if id 0 or in use by a port

@@ -112,7 +112,15 @@ uint32_t LbDb::intern(LbKind kind, const Path* paths, size_t n) {
   recs_[i] = std::move(rec);
   by_key_.emplace(key_, i);
   slots_[i].store(lb, std::memory_order_release);  // before any LPM word names i
+  if (obs_) obs_->lb_set(i, *lb);
   return i;
+}
+
+void LbDb::set_observer(FibObserver* obs) {
+  obs_ = obs;
+  if (obs_)
+    for (uint32_t i = 0; i < recs_.size(); ++i)
+      if (recs_[i].refs) obs_->lb_set(i, get(i));
 }
 
 void LbDb::release(uint32_t i) {
@@ -122,6 +130,7 @@ void LbDb::release(uint32_t i) {
     return;
   }
   by_key_.erase(r.key);
+  if (obs_) obs_->lb_unset(i);
   for (uint32_t a : r.adjs) adjs_.release(a);
   r = Rec{};
   // The slot keeps pointing at the object until the grace period ends: a

@@ -49,6 +49,7 @@ class LbDb {
   LbKind kind(uint32_t i) const { return recs_[i].kind; }
   uint32_t refs(uint32_t i) const { return recs_[i].refs; }
   size_t live() const { return by_key_.size(); }
+  void set_observer(FibObserver* obs);  // replays every live load-balance
 
   // Spread weights over a power-of-two bucket count (<= kMaxBuckets), each
   // path at least one bucket, interleaved so neighbouring hashes differ.
@@ -71,6 +72,7 @@ class LbDb {
   std::vector<Rec> recs_;
   std::unordered_map<std::string, uint32_t> by_key_;
   std::shared_ptr<IndexPool> pool_;
+  FibObserver* obs_ = nullptr;
   std::vector<Path> scratch_;  // reused: interning an existing set allocates nothing
   std::string key_;
 };

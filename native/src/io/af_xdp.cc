@@ -351,6 +351,10 @@ const LinkInfo& AfXdpPort::link() const { return st_->link; }
 RxQueue& AfXdpPort::rx() { return *rx_; }
 std::unique_ptr<TxQueue> AfXdpPort::open_tx() { return std::make_unique<XdpTx>(st_); }
 
+XdpShare AfXdpPort::xdp_share() const {
+  return XdpShare{st_->map_fd.get(), st_->prog_fd.get(), st_->attach_flags};
+}
+
 AfXdpStats AfXdpPort::stats() const {
   XskState& s = *st_;
   AfXdpStats out;

@@ -40,6 +40,7 @@ class AfXdpPort final : public PortIo {
   RxQueue& rx() override;
   std::unique_ptr<TxQueue> open_tx() override;  // may outlive nothing: holds the state
   const char* driver() const override { return "af_xdp"; }
+  XdpShare xdp_share() const override;
   AfXdpStats stats() const;
 
  private:

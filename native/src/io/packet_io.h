@@ -53,6 +53,14 @@ class RxQueue {
   virtual uint32_t rx_burst(BufferPool& pool, Buffer** out, uint32_t max) = 0;
 };
 
+// What an XDP fast path needs to share the netdev with a port that runs its
+// own XDP program (AF_XDP): the socket map and that program, with its mode.
+struct XdpShare {
+  int xsk_map_fd = -1;
+  int prog_fd = -1;
+  uint32_t attach_flags = 0;
+};
+
 // A port: a kernel netdev taken over by the dataplane.
 class PortIo {
  public:
@@ -61,6 +69,7 @@ class PortIo {
   virtual RxQueue& rx() = 0;
   virtual std::unique_ptr<TxQueue> open_tx() = 0;
   virtual const char* driver() const = 0;  // "af_packet" | "af_xdp"
+  virtual XdpShare xdp_share() const { return {}; }
 };
 
 }  // namespace lcp::io

@@ -1,0 +1,707 @@
+#include "xdp/fast_path.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <libmnl/libmnl.h>
+#include <linux/ethtool.h>
+#include <linux/genetlink.h>
+#include <linux/if_link.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <pthread.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "io/netns.h"
+#include "xdp/fastpath_abi.h"
+#include "xdp/fastpath_bpf_obj.h"  // generated: kFastPathBpfObj (embed_bpf.sh)
+
+namespace lcp::xdp {
+
+namespace {
+
+// netdev generic netlink (include/uapi/linux/netdev.h; not in Debian 12's headers).
+constexpr uint8_t kNetdevCmdDevGet = 1;
+constexpr uint16_t kNetdevAttrIfindex = 1;
+constexpr uint16_t kNetdevAttrXdpFeatures = 3;
+constexpr uint64_t kXdpActNdoXmit = 1u << 2;
+
+constexpr auto kRecheck = std::chrono::milliseconds(100);
+constexpr int kENOTSUPP = 524;  // the kernel's internal "not supported" (no batch ops)
+
+// libbpf's messages go to the reason a load failed, not to stderr.
+thread_local std::string tl_libbpf_log;
+int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list ap) {
+  if (level == LIBBPF_DEBUG) return 0;
+  char line[512];
+  int n = std::vsnprintf(line, sizeof line, fmt, ap);
+  if (tl_libbpf_log.size() < 4096) tl_libbpf_log.append(line, n > 0 ? std::min<size_t>(size_t(n), sizeof line - 1) : 0);
+  return 0;
+}
+
+std::string err_text(const std::string& what, int err) {
+  return what + ": " + std::strerror(err);
+}
+
+// Last meaningful line libbpf logged (the verifier's complaint), if any.
+std::string libbpf_detail() {
+  std::string s = tl_libbpf_log;
+  tl_libbpf_log.clear();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  const size_t nl = s.rfind('\n');
+  if (nl != std::string::npos) s = s.substr(nl + 1);
+  return s.size() > 200 ? s.substr(0, 200) : s;
+}
+
+// ---- the driver's XDP features, through the netdev genetlink family ----
+
+struct GenlReply {
+  uint16_t family = 0;
+  uint64_t features = 0;
+  bool have_features = false;
+};
+
+int ctrl_attr(const nlattr* a, void* data) {
+  auto* r = static_cast<GenlReply*>(data);
+  if (mnl_attr_get_type(a) == CTRL_ATTR_FAMILY_ID && mnl_attr_validate(a, MNL_TYPE_U16) >= 0)
+    r->family = mnl_attr_get_u16(a);
+  return MNL_CB_OK;
+}
+int ctrl_cb(const nlmsghdr* nlh, void* data) { return mnl_attr_parse(nlh, sizeof(genlmsghdr), ctrl_attr, data); }
+
+int dev_attr(const nlattr* a, void* data) {
+  auto* r = static_cast<GenlReply*>(data);
+  if (mnl_attr_get_type(a) == kNetdevAttrXdpFeatures && mnl_attr_validate(a, MNL_TYPE_U64) >= 0) {
+    r->features = mnl_attr_get_u64(a);
+    r->have_features = true;
+  }
+  return MNL_CB_OK;
+}
+int dev_cb(const nlmsghdr* nlh, void* data) { return mnl_attr_parse(nlh, sizeof(genlmsghdr), dev_attr, data); }
+
+// One request, read to the ack. Returns 0 or a positive errno.
+int genl_request(mnl_socket* nl, uint16_t type, uint8_t cmd, uint16_t attr, const void* val, size_t len,
+                 bool strz, mnl_cb_t cb, GenlReply& out) {
+  alignas(nlmsghdr) char buf[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = type;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  const uint32_t seq = 1;
+  nlh->nlmsg_seq = seq;
+  auto* g = static_cast<genlmsghdr*>(mnl_nlmsg_put_extra_header(nlh, sizeof(genlmsghdr)));
+  g->cmd = cmd;
+  g->version = 1;
+  if (strz) mnl_attr_put_strz(nlh, attr, static_cast<const char*>(val));
+  else mnl_attr_put(nlh, attr, len, val);
+  if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) return errno;
+  const unsigned portid = mnl_socket_get_portid(nl);
+  for (;;) {
+    const ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
+    if (n < 0) return errno;
+    const int rc = mnl_cb_run(buf, size_t(n), seq, portid, cb, &out);
+    if (rc == MNL_CB_STOP) return 0;
+    if (rc < 0) return errno ? errno : EIO;
+  }
+}
+
+// The device's XDP features in its netns. Returns 0 or a positive errno.
+int xdp_features(const std::string& netns, int ifindex, uint64_t& features) {
+  io::NetnsGuard in(netns);
+  mnl_socket* nl = mnl_socket_open2(NETLINK_GENERIC, SOCK_CLOEXEC);
+  if (!nl) return errno;
+  struct Close {
+    mnl_socket* s;
+    ~Close() { mnl_socket_close(s); }
+  } close_nl{nl};
+  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) return errno;
+  GenlReply fam;
+  if (int e = genl_request(nl, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, CTRL_ATTR_FAMILY_NAME, "netdev", 0, true, ctrl_cb, fam))
+    return e;
+  if (!fam.family) return EOPNOTSUPP;
+  GenlReply dev;
+  const uint32_t idx = uint32_t(ifindex);
+  if (int e = genl_request(nl, fam.family, kNetdevCmdDevGet, kNetdevAttrIfindex, &idx, sizeof idx, false, dev_cb, dev))
+    return e;
+  if (!dev.have_features) return EOPNOTSUPP;
+  features = dev.features;
+  return 0;
+}
+
+// GRO on an AF_PACKET port would coalesce what XDP passes up into
+// super-frames (veth runs GRO once an XDP program gives it NAPI): turned off
+// while we are attached, restored after. Returns 0 or a positive errno.
+int gro_get_set(const std::string& netns, const std::string& name, bool* get, const bool* set) {
+  io::NetnsGuard in(netns);
+  io::UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!s) return errno;
+  ethtool_value ev{};
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  ifr.ifr_data = reinterpret_cast<char*>(&ev);
+  if (get) {
+    ev.cmd = ETHTOOL_GGRO;
+    if (::ioctl(s.get(), SIOCETHTOOL, &ifr) < 0) return errno;
+    *get = ev.data != 0;
+  }
+  if (set) {
+    ev.cmd = ETHTOOL_SGRO;
+    ev.data = *set ? 1 : 0;
+    if (::ioctl(s.get(), SIOCETHTOOL, &ifr) < 0) return errno;
+  }
+  return 0;
+}
+
+const char* kSharedMaps[] = {"fp_config", "fp_ports", "fp_tx", "fp_fib4", "fp_fib6", "fp_lbs", "fp_adjs", "fp_stats"};
+
+}  // namespace
+
+void FastPath::ObjectCloser::operator()(bpf_object* o) const { bpf_object__close(o); }
+
+struct FastPath::Port {
+  FastPathPort spec;
+  bool want = true;
+  Object obj;
+  int prog_fd = -1;
+  io::UniqueFd link;          // AF_PACKET: the bpf_link; closing it detaches
+  bool netlink_attached = false;  // AF_XDP: replaced the port's own program
+  uint32_t attach_flags = 0;
+  bool gro_restore = false;
+  bool devmap = false;
+  bool attached = false;
+  bool tx_capable = false;
+  std::string why_rx, why_tx;
+  // From the dataplane.
+  uint32_t table_slot = 0;
+  std::array<uint8_t, 6> mac{};
+  bool admin_up = false;
+};
+
+FastPath::FastPath() {
+  libbpf_set_print(libbpf_print);
+  ncpus_ = libbpf_num_possible_cpus();
+  if (ncpus_ < 1) ncpus_ = 1;
+  LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "lcp_fastpath");
+  tl_libbpf_log.clear();
+  bpf_object* obj = bpf_object__open_mem(kFastPathBpfObj, sizeof kFastPathBpfObj, &oo);
+  if (!obj) {
+    why_ = err_text("open the XDP program", errno) + " " + libbpf_detail();
+    return;
+  }
+  master_.reset(obj);
+  if (int rc = bpf_object__load(obj); rc < 0) {
+    why_ = err_text("the kernel refused the XDP program", -rc);
+    if (std::string d = libbpf_detail(); !d.empty()) why_ += " (" + d + ")";
+    return;
+  }
+  cfg_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_config");
+  ports_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_ports");
+  tx_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_tx");
+  fib4_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_fib4");
+  fib6_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_fib6");
+  lbs_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_lbs");
+  adjs_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_adjs");
+  stats_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_stats");
+  usable_ = true;
+  // Named, so tools (the bench's CPU plan) can tell these control-side
+  // threads from the workers.
+  writer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "lcp-fp-maps");
+    writer_loop();
+  });
+  monitor_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "lcp-fp-monitor");
+    std::unique_lock lk(mon_mu_);
+    while (!stop_) {
+      mon_cv_.wait_for(lk, kRecheck, [this] { return stop_; });
+      if (stop_) break;
+      lk.unlock();
+      recheck();
+      lk.lock();
+    }
+  });
+}
+
+FastPath::~FastPath() {
+  {
+    std::lock_guard lk(mon_mu_);
+    stop_ = true;
+  }
+  mon_cv_.notify_all();
+  if (monitor_.joinable()) monitor_.join();
+  {
+    std::lock_guard lk(q_mu_);
+    q_stop_ = true;
+  }
+  q_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  for (uint32_t i = 0; i < ports_.size(); ++i) detach(i);
+}
+
+std::unique_ptr<FastPath::Port> FastPath::make_port(const FastPathPort& spec, std::string& why) {
+  auto p = std::make_unique<Port>();
+  p->spec = spec;
+  LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "lcp_fastpath");
+  tl_libbpf_log.clear();
+  bpf_object* obj = bpf_object__open_mem(kFastPathBpfObj, sizeof kFastPathBpfObj, &oo);
+  if (!obj) {
+    why = err_text("open the XDP program", errno);
+    return p;
+  }
+  p->obj.reset(obj);
+  for (const char* name : kSharedMaps) {
+    bpf_map* m = bpf_object__find_map_by_name(obj, name);
+    const int fd = bpf_object__find_map_fd_by_name(master_.get(), name);
+    if (!m || bpf_map__reuse_fd(m, fd) < 0) {
+      why = err_text(std::string("share map ") + name, errno);
+      return p;
+    }
+  }
+  if (spec.xsk_map_fd >= 0) {
+    bpf_map* m = bpf_object__find_map_by_name(obj, "fp_xsks");
+    if (!m || bpf_map__reuse_fd(m, spec.xsk_map_fd) < 0) {
+      why = err_text("share the AF_XDP socket map", errno);
+      return p;
+    }
+  }
+  if (int rc = bpf_object__load(obj); rc < 0) {
+    why = err_text("the kernel refused the XDP program", -rc);
+    if (std::string d = libbpf_detail(); !d.empty()) why += " (" + d + ")";
+    return p;
+  }
+  const fp_self self{spec.index, spec.xsk_map_fd >= 0 ? 1u : 0u};
+  const uint32_t zero = 0;
+  if (bpf_map_update_elem(bpf_object__find_map_fd_by_name(obj, "fp_self"), &zero, &self, BPF_ANY) < 0) {
+    why = err_text("set the program's port", errno);
+    return p;
+  }
+  bpf_program* prog = bpf_object__find_program_by_name(obj, "lcp_fastpath");
+  p->prog_fd = prog ? bpf_program__fd(prog) : -1;
+  if (p->prog_fd < 0) why = "no program in the XDP object";
+  return p;
+}
+
+void FastPath::attach(const FastPathPort& spec, bool want) {
+  std::lock_guard g(mu_);
+  if (spec.index >= ports_.size()) ports_.resize(spec.index + 1);
+  std::string why;
+  std::unique_ptr<Port> p;
+  if (!want) {
+    p = std::make_unique<Port>();
+    p->spec = spec;
+    p->want = false;
+  } else if (!usable_) {
+    p = std::make_unique<Port>();
+    p->spec = spec;
+    why = why_;
+  } else if (spec.p2p) {
+    p = std::make_unique<Port>();
+    p->spec = spec;
+    why = "point-to-point port (no Ethernet header)";
+  } else {
+    p = make_port(spec, why);
+  }
+  if (want && why.empty()) {
+    // Zeroed counters, then the devmap entry (resolved in the port's netns).
+    std::vector<fp_stats> zero(static_cast<size_t>(ncpus_));
+    bpf_map_update_elem(stats_fd_, &spec.index, zero.data(), BPF_ANY);
+    try {
+      io::NetnsGuard in(spec.netns);
+      const uint32_t ifindex = uint32_t(spec.ifindex);
+      if (bpf_map_update_elem(tx_fd_, &spec.index, &ifindex, BPF_ANY) == 0) p->devmap = true;
+      else p->why_tx = err_text("add to the redirect map", errno);
+      if (spec.replace_prog_fd >= 0) {
+        // AF_XDP: one program per interface, so ours (which also feeds the
+        // XSK map) replaces the port's own while we are attached.
+        if (spec.replace_flags != XDP_FLAGS_DRV_MODE) {
+          why = "the AF_XDP port runs in generic (SKB) XDP mode";
+        } else {
+          LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = spec.replace_prog_fd);
+          const int rc = bpf_xdp_attach(spec.ifindex, p->prog_fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_REPLACE, &o);
+          if (rc == 0) {
+            p->netlink_attached = true;
+            p->attach_flags = XDP_FLAGS_DRV_MODE;
+          } else {
+            why = err_text("replace the AF_XDP port's XDP program", -rc);
+          }
+        }
+      } else {
+        bool gro = false;
+        if (gro_get_set(spec.netns, spec.name, &gro, nullptr) == 0 && gro) {
+          const bool off = false;
+          if (gro_get_set(spec.netns, spec.name, nullptr, &off) == 0) p->gro_restore = true;
+        }
+        LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = XDP_FLAGS_DRV_MODE);
+        const int fd = bpf_link_create(p->prog_fd, spec.ifindex, BPF_XDP, &lo);
+        if (fd >= 0) {
+          p->link.reset(fd);
+        } else {
+          why = err_text("attach the XDP program (native mode)", errno);
+          if (p->gro_restore) {
+            const bool on = true;
+            gro_get_set(spec.netns, spec.name, nullptr, &on);
+            p->gro_restore = false;
+          }
+        }
+      }
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    p->attached = why.empty();
+  }
+  p->why_rx = why;
+  ports_[spec.index] = std::move(p);
+  write_port(*ports_[spec.index]);
+}
+
+void FastPath::detach(uint32_t index) {
+  std::unique_ptr<Port> p;
+  {
+    std::lock_guard g(mu_);
+    if (index >= ports_.size() || !ports_[index]) return;
+    p = std::move(ports_[index]);
+    const fp_port none{};
+    bpf_map_update_elem(ports_fd_, &index, &none, BPF_ANY);  // no redirect into it, no fast path from it
+    if (p->devmap) bpf_map_delete_elem(tx_fd_, &index);
+    std::vector<fp_stats> zero(static_cast<size_t>(ncpus_));
+    if (p->attached) bpf_map_update_elem(stats_fd_, &index, zero.data(), BPF_ANY);
+  }
+  try {
+    io::NetnsGuard in(p->spec.netns);
+    if (p->netlink_attached) {
+      LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = p->prog_fd);
+      bpf_xdp_attach(p->spec.ifindex, p->spec.replace_prog_fd, p->attach_flags | XDP_FLAGS_REPLACE, &o);
+    }
+    p->link.reset();  // detaches
+    if (p->gro_restore) {
+      const bool on = true;
+      gro_get_set(p->spec.netns, p->spec.name, nullptr, &on);
+    }
+  } catch (const std::exception&) {
+    // netns gone: the netdev and its program went with it
+  }
+}
+
+void FastPath::update(uint32_t index, uint32_t table_slot, const std::array<uint8_t, 6>& mac, bool admin_up) {
+  std::lock_guard g(mu_);
+  if (index >= ports_.size() || !ports_[index]) return;
+  Port& p = *ports_[index];
+  p.table_slot = table_slot;
+  p.mac = mac;
+  p.admin_up = admin_up;
+  write_port(p);
+}
+
+void FastPath::write_port(const Port& p) {
+  fp_port v{};
+  v.table_slot = p.table_slot;
+  std::memcpy(v.mac, p.mac.data(), 6);
+  v.rx_ok = p.want && p.attached && p.admin_up;
+  v.tx_ok = p.want && p.devmap && p.admin_up && p.tx_capable && usable_;
+  const uint32_t key = p.spec.index;
+  if (ports_fd_ >= 0) bpf_map_update_elem(ports_fd_, &key, &v, BPF_ANY);
+}
+
+std::string FastPath::status(uint32_t index) const {
+  std::lock_guard g(mu_);
+  if (index >= ports_.size() || !ports_[index]) return "inactive: not an Ethernet port of its own";
+  const Port& p = *ports_[index];
+  if (!p.want) return "inactive: fastPath off";
+  if (fib_broken_.load()) {
+    std::lock_guard e(err_mu_);
+    return "inactive: " + last_error_;
+  }
+  if (!p.attached) return "inactive: " + p.why_rx;
+  if (!p.admin_up) return "inactive: port down";
+  if (!p.tx_capable || !p.devmap) return "rx-only: " + (p.why_tx.empty() ? std::string("not checked yet") : p.why_tx);
+  return "active";
+}
+
+FastPathCounters FastPath::counters(uint32_t index) const {
+  FastPathCounters c;
+  if (!usable_ || index >= FP_MAX_PORTS) return c;
+  std::vector<fp_stats> v(static_cast<size_t>(ncpus_));
+  if (bpf_map_lookup_elem(stats_fd_, &index, v.data()) < 0) return c;
+  for (const fp_stats& s : v) {
+    c.rx_packets += s.rx_packets;
+    c.rx_bytes += s.rx_bytes;
+    c.tx_packets += s.tx_packets;
+    c.tx_bytes += s.tx_bytes;
+  }
+  return c;
+}
+
+void FastPath::set_bypass(bool on) {
+  std::lock_guard g(mu_);
+  bypass_trace_ = on;
+  const fp_config c{uint32_t(on || fib_broken_.load()), 0};
+  const uint32_t zero = 0;
+  if (cfg_fd_ >= 0) bpf_map_update_elem(cfg_fd_, &zero, &c, BPF_ANY);
+}
+
+void FastPath::set_trace_probe(std::function<bool()> probe) {
+  std::lock_guard g(mu_);
+  trace_probe_ = std::move(probe);
+}
+
+void FastPath::recheck() {
+  std::lock_guard g(mu_);
+  if (bypass_trace_ && trace_probe_ && !trace_probe_()) {
+    bypass_trace_ = false;
+    const fp_config c{uint32_t(fib_broken_.load()), 0};
+    const uint32_t zero = 0;
+    bpf_map_update_elem(cfg_fd_, &zero, &c, BPF_ANY);
+  }
+  for (auto& pp : ports_) {
+    if (!pp || !pp->want || !pp->devmap) continue;
+    Port& p = *pp;
+    uint64_t features = 0;
+    int err = 0;
+    try {
+      err = xdp_features(p.spec.netns, p.spec.ifindex, features);
+    } catch (const std::exception&) {
+      err = ENOENT;
+    }
+    const bool capable = err == 0 && (features & kXdpActNdoXmit);
+    std::string why;
+    if (err) why = err_text("cannot read its XDP features", err);
+    else if (!capable)
+      why = "'" + p.spec.name + "' does not take XDP frames now (a veth needs an XDP program or GRO on its peer)";
+    if (capable != p.tx_capable || why != p.why_tx) {
+      p.tx_capable = capable;
+      p.why_tx = why;
+      write_port(p);
+    }
+  }
+}
+
+FastPath::Stats FastPath::stats() const {
+  Stats s;
+  s.map_updates = map_updates_.load();
+  s.map_errors = map_errors_.load();
+  s.batches = batches_.load();
+  s.max_queue = max_queue_.load();
+  {
+    std::lock_guard q(q_mu_);
+    s.pending = q_enqueued_ - q_applied_;
+  }
+  std::lock_guard e(err_mu_);
+  s.last_error = last_error_;
+  return s;
+}
+
+void FastPath::map_error(const std::string& what, int err) {
+  map_errors_.fetch_add(1);
+  std::lock_guard e(err_mu_);
+  last_error_ = err_text(what, err);
+}
+
+void FastPath::fib_failed(const std::string& what, int err) {
+  map_error(what, err);
+  if (fib_broken_.exchange(true)) return;
+  // A prefix missing from the trie could let a covering route forward what
+  // the graph would punt: from now on everything goes to the graph.
+  const fp_config c{1, 0};
+  const uint32_t zero = 0;
+  bpf_map_update_elem(cfg_fd_, &zero, &c, BPF_ANY);
+}
+
+// ---- fib::FibObserver: called under the dataplane's control mutex ----
+// Each change is queued in order; the writer thread applies it.
+
+void FastPath::enqueue(const Op& op) {
+  {
+    std::lock_guard lk(q_mu_);
+    queue_.ops.push_back(op);
+    ++q_enqueued_;
+    if (queue_.ops.size() > max_queue_.load(std::memory_order_relaxed))
+      max_queue_.store(queue_.ops.size(), std::memory_order_relaxed);
+  }
+  q_cv_.notify_one();
+}
+
+void FastPath::prefix_set(uint32_t slot, const fib::Prefix& p, uint32_t lb) {
+  if (!usable_) return;
+  Op op{p.addr.family == fib::Family::Ip4 ? Op::Set4 : Op::Set6, p.len, slot, lb, 0, {}};
+  std::memcpy(op.addr, p.addr.b.data(), 16);
+  enqueue(op);
+}
+
+void FastPath::prefix_unset(uint32_t slot, const fib::Prefix& p) {
+  if (!usable_) return;
+  Op op{p.addr.family == fib::Family::Ip4 ? Op::Unset4 : Op::Unset6, p.len, slot, 0, 0, {}};
+  std::memcpy(op.addr, p.addr.b.data(), 16);
+  enqueue(op);
+}
+
+void FastPath::lb_set(uint32_t index, const fib::LoadBalance& lb) {
+  if (!usable_) return;
+  {
+    std::lock_guard lk(q_mu_);
+    queue_.lbs.push_back(lb);
+    queue_.ops.push_back(Op{Op::LbSet, 0, 0, index, uint32_t(queue_.lbs.size() - 1), {}});
+    ++q_enqueued_;
+  }
+  q_cv_.notify_one();
+}
+
+void FastPath::lb_unset(uint32_t index) {
+  if (usable_) enqueue(Op{Op::LbUnset, 0, 0, index, 0, {}});
+}
+
+void FastPath::adj_set(uint32_t index, const fib::Adjacency& a) {
+  if (!usable_) return;
+  {
+    std::lock_guard lk(q_mu_);
+    queue_.adjs.push_back(a);
+    queue_.ops.push_back(Op{Op::AdjSet, 0, 0, index, uint32_t(queue_.adjs.size() - 1), {}});
+    ++q_enqueued_;
+  }
+  q_cv_.notify_one();
+}
+
+void FastPath::adj_unset(uint32_t index) {
+  if (usable_) enqueue(Op{Op::AdjUnset, 0, 0, index, 0, {}});
+}
+
+void FastPath::flush() {
+  if (!usable_) return;
+  std::unique_lock lk(q_mu_);
+  const uint64_t target = q_enqueued_;
+  q_done_cv_.wait(lk, [&] { return q_applied_ >= target || q_stop_; });
+}
+
+void FastPath::writer_loop() {
+  Queue q;
+  for (;;) {
+    {
+      std::unique_lock lk(q_mu_);
+      q_cv_.wait(lk, [&] { return q_stop_ || !queue_.ops.empty(); });
+      if (q_stop_ && queue_.ops.empty()) return;
+      std::swap(q, queue_);  // the FIB goes on filling a fresh queue meanwhile
+    }
+    apply(q);
+    const uint64_t n = q.ops.size();
+    q.ops.clear();
+    q.lbs.clear();
+    q.adjs.clear();
+    {
+      std::lock_guard lk(q_mu_);
+      q_applied_ += n;
+    }
+    q_done_cv_.notify_all();
+  }
+}
+
+void FastPath::apply(Queue& q) {
+  const size_t n = q.ops.size();
+  size_t i = 0;
+  while (i < n) {
+    const Op& op = q.ops[i];
+    switch (op.kind) {
+      case Op::Set4:
+      case Op::Set6:
+      case Op::Unset4:
+      case Op::Unset6: {
+        size_t j = i + 1;
+        while (j < n && q.ops[j].kind == op.kind && j - i < 8192) ++j;
+        apply_prefix_run(&q.ops[i], j - i);
+        i = j;
+        continue;
+      }
+      case Op::LbSet: apply_lb(op.value, &q.lbs[op.aux]); break;
+      case Op::LbUnset: apply_lb(op.value, nullptr); break;
+      case Op::AdjSet: apply_adj(op.value, &q.adjs[op.aux]); break;
+      case Op::AdjUnset: apply_adj(op.value, nullptr); break;
+    }
+    ++i;
+  }
+}
+
+// A run of one kind of prefix op: one batch syscall per run (the kernel's
+// generic batch loops over the trie's own update/delete).
+void FastPath::apply_prefix_run(const Op* ops, size_t n) {
+  if (fib_broken_.load(std::memory_order_relaxed)) return;
+  const bool v4 = ops[0].kind == Op::Set4 || ops[0].kind == Op::Unset4;
+  const bool set = ops[0].kind == Op::Set4 || ops[0].kind == Op::Set6;
+  const int fd = v4 ? fib4_fd_ : fib6_fd_;
+  const size_t key_size = v4 ? sizeof(fp_key4) : sizeof(fp_key6);
+  thread_local std::vector<uint8_t> keys;
+  thread_local std::vector<uint32_t> values;
+  keys.resize(n * key_size);
+  values.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t* k = keys.data() + i * key_size;
+    const uint32_t plen = 32u + ops[i].len;
+    std::memcpy(k, &plen, 4);
+    std::memcpy(k + 4, &ops[i].slot, 4);
+    std::memcpy(k + 8, ops[i].addr, v4 ? 4 : 16);
+    values[i] = ops[i].value;
+  }
+  map_updates_.fetch_add(n, std::memory_order_relaxed);
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  size_t done = 0;
+  while (done < n) {
+    uint32_t count = uint32_t(n - done);
+    const int rc = set ? bpf_map_update_batch(fd, keys.data() + done * key_size, values.data() + done, &count, nullptr)
+                       : bpf_map_delete_batch(fd, keys.data() + done * key_size, &count, nullptr);
+    if (rc == 0) return;
+    const int err = errno;
+    done += count;  // processed before the failing one
+    if (err == EINVAL || err == kENOTSUPP || err == EOPNOTSUPP) {
+      // No batch ops for tries on this kernel: one syscall each.
+      for (; done < n; ++done) {
+        const uint8_t* k = keys.data() + done * key_size;
+        const int r = set ? bpf_map_update_elem(fd, k, &values[done], BPF_ANY) : bpf_map_delete_elem(fd, k);
+        if (r < 0 && !(errno == ENOENT && !set)) return fib_failed("fast path FIB map update", errno);
+      }
+      return;
+    }
+    if (err == ENOENT && !set) {  // deleting what is not there: skip it, go on
+      ++done;
+      continue;
+    }
+    return fib_failed(set ? "fast path FIB map update" : "fast path FIB map delete", err);
+  }
+}
+
+void FastPath::apply_lb(uint32_t index, const fib::LoadBalance* lb) {
+  map_updates_.fetch_add(1, std::memory_order_relaxed);
+  if (!lb || lb->n_buckets > FP_MAX_BUCKETS) {  // freed, or wide ECMP: the graph's
+    bpf_map_delete_elem(lbs_fd_, &index);
+    return;
+  }
+  fp_lb v{};
+  v.n_buckets = lb->n_buckets;
+  for (uint32_t i = 0; i < lb->n_buckets; ++i) v.buckets[i] = lb->buckets[i];
+  if (bpf_map_update_elem(lbs_fd_, &index, &v, BPF_ANY) < 0) {
+    const int err = errno;
+    bpf_map_delete_elem(lbs_fd_, &index);  // never a stale one
+    map_error("fast path load-balance map update", err);
+  }
+}
+
+void FastPath::apply_adj(uint32_t index, const fib::Adjacency* a) {
+  map_updates_.fetch_add(1, std::memory_order_relaxed);
+  // Glean, receive, drops, VLAN and point-to-point rewrites: the graph's.
+  if (!a || a->kind != fib::AdjKind::Rewrite || a->rewrite_len != 14) {
+    bpf_map_delete_elem(adjs_fd_, &index);
+    return;
+  }
+  fp_adj v{};
+  v.port = a->port;
+  v.mtu = a->mtu;
+  std::memcpy(v.rewrite, a->rewrite, 14);
+  if (bpf_map_update_elem(adjs_fd_, &index, &v, BPF_ANY) < 0) {
+    const int err = errno;
+    bpf_map_delete_elem(adjs_fd_, &index);
+    map_error("fast path adjacency map update", err);
+  }
+}
+
+}  // namespace lcp::xdp

@@ -1,0 +1,160 @@
+// The XDP fast path's control side: BPF maps mirrored from the FIB (it is the
+// FIB's observer), and one XDP program per port netdev (native mode, attached
+// through a bpf_link, so it goes with the last fd: port release, dataplane
+// close, or process exit). What the program cannot forward goes to the graph
+// unchanged (XDP_PASS to the AF_PACKET socket; the XSK map of an AF_XDP
+// port). A port is a redirect target only while its driver says it takes XDP
+// frames (NETDEV_XDP_ACT_NDO_XMIT; for veth: the peer runs XDP or has GRO on),
+// rechecked every 100 ms, so redirects never go where the kernel drops them.
+// Thread-safety: observer calls come under the dataplane's control mutex;
+// port calls take the fast path's own mutex; a monitor thread rechecks.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fib/fib.h"
+#include "io/fd.h"
+
+struct bpf_object;
+
+namespace lcp::xdp {
+
+struct FastPathCounters {
+  uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+};
+
+struct FastPathPort {
+  uint32_t index = 0;
+  std::string name, netns;
+  int ifindex = 0;
+  bool p2p = false;
+  int xsk_map_fd = -1;     // an AF_XDP port's XSKMAP: the program hands it the rest
+  int replace_prog_fd = -1;  // an AF_XDP port's own program, replaced while we are attached
+  uint32_t replace_flags = 0;  // ... and the mode it is attached in (XDP_FLAGS_DRV_MODE / SKB_MODE)
+};
+
+class FastPath final : public fib::FibObserver {
+ public:
+  // Creates the maps and loads the program once (to learn early whether the
+  // kernel takes it). Never throws: a refusal is kept as the reason every
+  // port reports, and the dataplane runs on the graph alone.
+  FastPath();
+  ~FastPath() override;
+  FastPath(const FastPath&) = delete;
+  FastPath& operator=(const FastPath&) = delete;
+
+  bool usable() const { return usable_; }
+  const std::string& why_unusable() const { return why_; }
+
+  // Ports. attach: load + attach the port's program (want=false: 'off').
+  // Failures are kept as the port's status, never thrown.
+  void attach(const FastPathPort& p, bool want);
+  void detach(uint32_t index);
+  void update(uint32_t index, uint32_t table_slot, const std::array<uint8_t, 6>& mac, bool admin_up);
+  std::string status(uint32_t index) const;
+  FastPathCounters counters(uint32_t index) const;
+
+  // Waits until every FIB change observed so far is in the maps (API calls
+  // use it, so a route added through the API is forwarded by XDP when the
+  // call returns; the netlink mirror does not wait).
+  void flush();
+
+  // Everything to the graph (a trace is armed) or back to normal.
+  void set_bypass(bool on);
+  // Called by the monitor every tick: true while a trace is armed.
+  void set_trace_probe(std::function<bool()> probe);
+
+  struct Stats {
+    uint64_t map_updates = 0, map_errors = 0, batches = 0, max_queue = 0;
+    uint64_t pending = 0;  // FIB changes queued, not yet in the maps
+    std::string last_error;
+  };
+  Stats stats() const;
+
+  // ---- fib::FibObserver ----
+  void prefix_set(uint32_t slot, const fib::Prefix& p, uint32_t lb) override;
+  void prefix_unset(uint32_t slot, const fib::Prefix& p) override;
+  void lb_set(uint32_t index, const fib::LoadBalance& lb) override;
+  void lb_unset(uint32_t index) override;
+  void adj_set(uint32_t index, const fib::Adjacency& a) override;
+  void adj_unset(uint32_t index) override;
+
+ private:
+  struct Port;
+  struct ObjectCloser {
+    void operator()(bpf_object* o) const;
+  };
+  using Object = std::unique_ptr<bpf_object, ObjectCloser>;
+
+  std::unique_ptr<Port> make_port(const FastPathPort& spec, std::string& why);
+  void write_port(const Port& p);  // fp_ports entry, under mu_
+  void recheck();                  // monitor tick
+  void fib_failed(const std::string& what, int err);
+  void map_error(const std::string& what, int err);
+
+  // FIB changes are applied to the maps by a writer thread, in order, with
+  // runs of prefix updates in BPF_MAP_UPDATE_BATCH / DELETE_BATCH calls: a
+  // syscall per route would cap a full-table sync at ~400k routes/s under
+  // the control mutex. Load-balance and adjacency payloads (few) go in side
+  // vectors so a queued prefix costs 28 bytes.
+  struct Op {
+    enum Kind : uint8_t { Set4, Set6, Unset4, Unset6, LbSet, LbUnset, AdjSet, AdjUnset } kind;
+    uint8_t len = 0;
+    uint32_t slot = 0;
+    uint32_t value = 0;  // lb index (Set*), map index (Lb*/Adj*), side-vector slot in `aux`
+    uint32_t aux = 0;
+    uint8_t addr[16];
+  };
+  struct Queue {
+    std::vector<Op> ops;
+    std::vector<fib::LoadBalance> lbs;
+    std::vector<fib::Adjacency> adjs;
+  };
+  void enqueue(const Op& op);
+  void writer_loop();
+  void apply(Queue& q);
+  void apply_prefix_run(const Op* ops, size_t n);
+  void apply_lb(uint32_t index, const fib::LoadBalance* lb);
+  void apply_adj(uint32_t index, const fib::Adjacency* a);
+
+  bool usable_ = false;
+  std::string why_;
+  Object master_;  // holds the shared maps
+  int cfg_fd_ = -1, ports_fd_ = -1, tx_fd_ = -1, fib4_fd_ = -1, fib6_fd_ = -1;
+  int lbs_fd_ = -1, adjs_fd_ = -1, stats_fd_ = -1;
+  int ncpus_ = 1;
+
+  mutable std::mutex mu_;  // ports_, bypass state
+  std::vector<std::unique_ptr<Port>> ports_;
+  bool bypass_trace_ = false;
+  std::atomic<bool> fib_broken_{false};  // a trie update failed: the fast path is off for good
+  std::function<bool()> trace_probe_;
+
+  std::atomic<uint64_t> map_updates_{0}, map_errors_{0};
+  mutable std::mutex err_mu_;
+  std::string last_error_;
+
+  mutable std::mutex q_mu_;
+  std::condition_variable q_cv_, q_done_cv_;
+  Queue queue_;
+  uint64_t q_enqueued_ = 0, q_applied_ = 0;  // ops, under q_mu_
+  bool q_stop_ = false;
+  std::atomic<uint64_t> batches_{0}, max_queue_{0};
+  std::thread writer_;
+
+  std::mutex mon_mu_;
+  std::condition_variable mon_cv_;
+  bool stop_ = false;
+  std::thread monitor_;
+};
+
+}  // namespace lcp::xdp
