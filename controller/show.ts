@@ -16,11 +16,12 @@ const nsName = (ns: string): string => ns || 'host';
 export function showPorts(ports: PortInfo[], pairs: PairInfo[]): string {
   const byPort = new Map(pairs.map((p) => [p.port, p]));
   return table(
-    ['port', 'name', 'netns', 'driver', 'state', 'mtu', 'mac', 'table', 'mirror'],
+    ['port', 'name', 'netns', 'driver', 'state', 'mtu', 'mac', 'table', 'mirror', 'fast-path'],
     ports.map((p) => {
       const m = byPort.get(p.index);
       return [p.index, p.name, p.netns || '-', p.driver, p.adminUp ? 'up' : 'down', p.mtu, p.mac, p.table,
-        m ? `${m.mirrorKind} ${m.mirrorName}@${nsName(m.mirrorNetns)}${m.adopted ? ' (adopted)' : ''}` : '-'];
+        m ? `${m.mirrorKind} ${m.mirrorName}@${nsName(m.mirrorNetns)}${m.adopted ? ' (adopted)' : ''}` : '-',
+        p.fastPath ?? '-'];
     }),
   );
 }

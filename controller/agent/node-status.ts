@@ -130,6 +130,7 @@ export function nodeStatus(i: NodeInputs, prevConditions: readonly Condition[]):
       up: p.adminUp,
       pointToPoint: p.pointToPoint,
       table: p.table,
+      ...(p.fastPath !== undefined ? { fastPath: p.fastPath.slice(0, 512) } : {}),
     })),
     pairs: [...i.pairs].sort((a, b) => a.name.localeCompare(b.name)),
     fib: i.fib,

@@ -51,6 +51,11 @@ const portSchema = {
     up: { type: 'boolean' },
     pointToPoint: { type: 'boolean' },
     table: int64('Dataplane table (VRF) of the port.'),
+    fastPath: {
+      type: 'string',
+      maxLength: 512,
+      description: "The port's XDP fast path: 'active', 'rx-only: <why>' (forwards from it, not to it) or 'inactive: <why>' (the graph forwards).",
+    },
   },
 } as const satisfies KubeSchema;
 

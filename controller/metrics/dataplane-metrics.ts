@@ -18,6 +18,8 @@ const PORT_COUNTERS: { name: string; help: string; field: keyof Omit<PortCounter
   { name: 'kube_lcp_port_drops_total', help: 'Packets received on the port and dropped (reasons: kube_lcp_errors_total).', field: 'drops' },
   { name: 'kube_lcp_port_punts_total', help: 'Packets received on the port and punted to its mirror (Linux).', field: 'punts' },
   { name: 'kube_lcp_port_injects_total', help: 'Packets Linux sent on the mirror that left by the port (cross-connect).', field: 'injects' },
+  { name: 'kube_lcp_port_fast_path_rx_packets_total', help: 'The part of rx packets the XDP fast path forwarded (never seen by a worker).', field: 'fastPathRxPackets' },
+  { name: 'kube_lcp_port_fast_path_tx_packets_total', help: 'The part of tx packets the XDP fast path sent (redirected into this port).', field: 'fastPathTxPackets' },
 ];
 
 export function registerDataplaneMetrics(registry: Registry, read: () => Snapshot | undefined): void {
@@ -39,7 +41,7 @@ export function registerDataplaneMetrics(registry: Registry, read: () => Snapsho
         if (!s) return;
         for (const pc of s.counters.ports) {
           const labels = portLabels(s, pc.port);
-          if (labels) this.inc(labels, pc[c.field]);
+          if (labels) this.inc(labels, pc[c.field] ?? 0);
         }
       },
     });

@@ -53,6 +53,9 @@ describeRoot('lcp CLI over the control socket', () => {
       const link = await getLink(h.lab.linux, p.mirror);
       const port = dp.ports().find((x) => x.name === p.portDev);
       expect(entry).toMatchObject({ mirrorIfindex: link!.ifindex, portIndex: port!.index, mtuMatch: true, macMatch: true });
+      // Each port's XDP fast path state, as the dataplane reports it.
+      expect(port!.fastPath).toMatch(/^(active|rx-only: |inactive: )/);
+      expect(node.status?.ports?.find((x) => x.index === port!.index)?.fastPath).toBe(port!.fastPath);
     }
 
     const ports = await lcp<PortsView>('show', 'ports');
@@ -78,6 +81,9 @@ describeRoot('lcp CLI over the control socket', () => {
     // The text views a VPP user would recognise.
     expect(await text('show', 'pairs')).toMatch(new RegExp(`itf-pair: \\[\\d+\\] ${a.portDev} tap ${a.mirror}`));
     expect(await text('show', 'fib')).toContain(`${a.gw4}/32`);
+    const portsText = await text('show', 'ports');
+    expect(portsText.split('\n')[0]).toMatch(/\bfast-path$/);
+    expect(portsText).toContain(dp.ports().find((x) => x.name === a.portDev)!.fastPath!);
   });
 
   it('lcp trace N shows the nodes each packet crossed', async () => {

@@ -103,6 +103,8 @@ describeRoot('metrics and health endpoint', () => {
     const now = h.agent.dp.counters().ports.find((c) => c.port === h.agent.dp.ports()[0]!.index)!;
     expect(sample(after, 'kube_lcp_port_rx_packets_total', port)).toBeLessThanOrEqual(now.rxPackets);
     expect(sample(after, 'kube_lcp_port_rx_packets_total', port)).toBeGreaterThan(0);
+    // What was punted never took the XDP fast path; the series is the dataplane's own figure.
+    expect(sample(after, 'kube_lcp_port_fast_path_rx_packets_total', port)).toBe(h.agent.dp.counters().ports.find((c) => c.port === now.port)!.fastPathRxPackets ?? 0);
     expect(sample(after, 'kube_lcp_port_up', port)).toBe(1);
     expect(sample(after, 'kube_lcp_dataplane_up')).toBe(1);
 
