@@ -1,13 +1,18 @@
 // The XDP fast path's control side: BPF maps mirrored from the FIB (it is the
-// FIB's observer), and one XDP program per port netdev (native mode, attached
-// through a bpf_link, so it goes with the last fd: port release, dataplane
-// close, or process exit). What the program cannot forward goes to the graph
+// FIB's observer), and the XDP program attached to each port netdev (native
+// mode, through a bpf_link, so it goes with the last fd: port release,
+// dataplane close, or process exit). AF_PACKET ports share one loaded program
+// per netns (the port is found by ingress ifindex, which is unique only within
+// a netns); an AF_XDP port has its own (it carries the port's XSK map). What the program cannot forward goes to the graph
 // unchanged (XDP_PASS to the AF_PACKET socket; the XSK map of an AF_XDP
 // port). A port is a redirect target only while its driver says it takes XDP
 // frames (NETDEV_XDP_ACT_NDO_XMIT; for veth: the peer runs XDP or has GRO on),
-// rechecked every 100 ms, so redirects never go where the kernel drops them.
+// learnt from the netdev genetlink family's notifications (one subscription
+// per netns with ports) plus a slow spread safety recheck, so redirects never
+// go where the kernel drops them.
 // Thread-safety: observer calls come under the dataplane's control mutex;
-// port calls take the fast path's own mutex; a monitor thread rechecks.
+// port calls take the fast path's own mutex; a monitor thread owns the
+// netlink sockets and applies what they say.
 #pragma once
 
 #include <array>
@@ -15,6 +20,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -90,14 +96,23 @@ class FastPath final : public fib::FibObserver {
 
  private:
   struct Port;
+  struct Watch;  // a netns's netdev genetlink sockets (fast_path.cc), monitor-owned
+  struct Prog;   // a loaded program instance and its private fp_ifs map
   struct ObjectCloser {
     void operator()(bpf_object* o) const;
   };
   using Object = std::unique_ptr<bpf_object, ObjectCloser>;
 
+  // Opens and loads an instance sharing the maps (the verifier's run: the
+  // cost a port must not pay each). xsk_map_fd >= 0: an AF_XDP port's.
+  std::shared_ptr<Prog> load_prog(int xsk_map_fd, std::string& why);
   std::unique_ptr<Port> make_port(const FastPathPort& spec, std::string& why);
   void write_port(const Port& p);  // fp_ports entry, under mu_
-  void recheck();                  // monitor tick
+  void monitor_loop();
+  // The port's driver says (err == 0) whether it takes XDP frames; under mu_.
+  // `detail`: why its netns has no netdev genetlink subscription, if so.
+  void set_tx_state(Port& p, int err, uint64_t features, const std::string& detail = {});
+  void kick_monitor();
   void fib_failed(const std::string& what, int err);
   void map_error(const std::string& what, int err);
 
@@ -135,9 +150,12 @@ class FastPath final : public fib::FibObserver {
 
   mutable std::mutex mu_;  // ports_, bypass state
   std::vector<std::unique_ptr<Port>> ports_;
+  std::map<std::string, std::weak_ptr<Prog>> netns_progs_;  // AF_PACKET ports' instance per netns
   bool bypass_trace_ = false;
   std::atomic<bool> fib_broken_{false};  // a trie update failed: the fast path is off for good
   std::function<bool()> trace_probe_;
+  std::vector<uint32_t> dirty_;  // ports whose xdp-features the monitor reads next, under mu_
+  uint64_t next_serial_ = 1;     // tells a re-attached port slot from the port a check was for
 
   std::atomic<uint64_t> map_updates_{0}, map_errors_{0};
   mutable std::mutex err_mu_;
@@ -151,9 +169,8 @@ class FastPath final : public fib::FibObserver {
   std::atomic<uint64_t> batches_{0}, max_queue_{0};
   std::thread writer_;
 
-  std::mutex mon_mu_;
-  std::condition_variable mon_cv_;
-  bool stop_ = false;
+  io::UniqueFd wake_;  // eventfd: new dirty ports, or stop
+  std::atomic<bool> stop_{false};
   std::thread monitor_;
 };
 

@@ -1,4 +1,5 @@
-// The XDP fast path: one instance per port netdev (native mode). Forwards the
+// The XDP fast path: one loaded instance per netns (AF_PACKET ports; the port
+// is found by ingress ifindex) or per AF_XDP port, attached in native mode. Forwards the
 // plain case — Ethernet to the port's MAC, IPv4 without options and with a
 // valid header checksum / IPv6 without hop-by-hop, TTL/hop limit > 1, a FIB
 // hit on a resolved Ethernet rewrite whose egress port takes XDP frames, no
@@ -20,12 +21,15 @@ struct {
   __type(value, struct fp_config);
 } fp_config SEC(".maps");
 
+// Private to each loaded instance (one per netns for AF_PACKET ports, one per
+// AF_XDP port): the interfaces it is attached to, by ifindex. Absent: XDP_PASS.
 struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1);
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, FP_MAX_PORTS);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, __u32);
   __type(value, struct fp_self);
-} fp_self SEC(".maps");
+} fp_ifs SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -168,7 +172,8 @@ static __always_inline int send(struct xdp_md* ctx, __u8* eth, const struct fp_a
 SEC("xdp.frags")  // frags-aware: a jumbo MTU stays possible; multi-buffer frames go to the graph
 int lcp_fastpath(struct xdp_md* ctx) {
   __u32 zero = 0;
-  const struct fp_self* self = bpf_map_lookup_elem(&fp_self, &zero);
+  __u32 ifindex = ctx->ingress_ifindex;  // unique within the instance's netns
+  const struct fp_self* self = bpf_map_lookup_elem(&fp_ifs, &ifindex);
   if (!self) return XDP_PASS;
   const struct fp_config* cfg = bpf_map_lookup_elem(&fp_config, &zero);
   if (!cfg || cfg->bypass) return to_graph(ctx, self);

@@ -30,7 +30,8 @@ struct fp_config {
   fp_u32 pad;
 };
 
-// fp_self[0]: which port this program instance serves (one map per program).
+// fp_ifs[ifindex] (private to a loaded instance): the port an interface it is
+// attached to serves. ifindexes are per netns, hence one instance per netns.
 struct fp_self {
   fp_u32 port;
   fp_u32 use_xsk;  // AF_XDP port: what the fast path leaves goes to fp_xsks, not the stack
