@@ -248,6 +248,7 @@ function toPortInfo(p: NativePort): PortInfo {
     adminUp: p.adminUp,
     table: p.table,
     ...(p.fastPath !== undefined ? { fastPath: p.fastPath } : {}),
+    ...(p.rxRingBytes !== undefined ? { rxRingBytes: p.rxRingBytes } : {}),
     ...(p.parent !== undefined ? { parent: p.parent, vlan: p.vlan, tpid: p.tpid === 0x88a8 ? 'dot1ad' as const : 'dot1q' as const } : {}),
   };
 }

@@ -95,7 +95,7 @@ export interface NativeWatchOptions {
 }
 
 interface Addon {
-  NativeDataplane: new (opts: { workers?: number; buffersPerWorker?: number; ownerTag?: string }) => NativeDataplane;
+  NativeDataplane: new (opts: { workers?: number; buffersPerWorker?: number; rxRingSize?: number; ownerTag?: string }) => NativeDataplane;
   errorNames: string[];
 }
 

@@ -14,6 +14,8 @@ export interface DataplaneOptions {
   workers?: number;
   /** Packet buffers per worker (default 4096). */
   buffersPerWorker?: number;
+  /** AF_PACKET receive ring per port, in 2 KiB frames: a power of two, 256..16384 (default 2048 = 4 MiB). */
+  rxRingSize?: number;
   /** The XDP fast path for the whole dataplane (default 'auto'); 'off' also skips its FIB maps. */
   fastPath?: FastPathMode;
 }
@@ -47,6 +49,8 @@ export interface PortInfo {
    * 'inactive: <why>'. Always set by the dataplane.
    */
   fastPath?: string;
+  /** Memory of the port's receive ring (AF_PACKET), in bytes. */
+  rxRingBytes?: number;
   /** Sub-ports only: the parent port and the outer tag. */
   parent?: number;
   vlan?: number;

@@ -59,7 +59,7 @@ export class Agent {
   private readonly timers: NodeJS.Timeout[] = [];
   private driftRoutes: number | undefined;
   private conditions: Condition[] = [];
-  private openedWith: { workers?: number; buffersPerWorker?: number };
+  private openedWith: Sizing;
   private stopped = false;
   private readonly statusListeners: (() => void)[] = [];
 
@@ -68,7 +68,7 @@ export class Agent {
     readonly state: StateStore,
   ) {
     this.settings = this.resolve(defaultSettings);
-    this.openedWith = { workers: this.settings.workers, buffersPerWorker: this.settings.buffersPerWorker };
+    this.openedWith = { workers: this.settings.workers, buffersPerWorker: this.settings.buffersPerWorker, rxRingSize: this.settings.rxRingSize };
     this.dp = Dataplane.open({ ...this.openedWith, ownerTag: ownerTagFor(opts.node.name) });
     this.ctx = {
       dp: this.dp,
@@ -250,9 +250,13 @@ export class Agent {
   }
 }
 
-function pendingSizing(opened: { workers?: number; buffersPerWorker?: number }, s: NodeSettings): string | undefined {
+/** The dataplane sizing a LinuxControlPlane gives; applied when the dataplane (re)opens. */
+type Sizing = Pick<NodeSettings, 'workers' | 'buffersPerWorker' | 'rxRingSize'>;
+
+function pendingSizing(opened: Sizing, s: NodeSettings): string | undefined {
   const diff: string[] = [];
   if (s.workers !== undefined && s.workers !== opened.workers) diff.push(`workers=${s.workers}`);
   if (s.buffersPerWorker !== undefined && s.buffersPerWorker !== opened.buffersPerWorker) diff.push(`buffersPerWorker=${s.buffersPerWorker}`);
+  if (s.rxRingSize !== undefined && s.rxRingSize !== opened.rxRingSize) diff.push(`rxRingSize=${s.rxRingSize}`);
   return diff.length > 0 ? diff.join(', ') : undefined;
 }

@@ -48,6 +48,7 @@ export interface NodeSettings {
   protocols?: number[];
   workers?: number;
   buffersPerWorker?: number;
+  rxRingSize?: number;
 }
 
 export const defaultSettings: NodeSettings = { defaultNetns: '', lcpSync: false };
@@ -83,6 +84,7 @@ export function resolveSettings(lcps: readonly LinuxControlPlane[], node: NodeId
       protocols: nonEmpty(s.routes?.protocols),
       workers: s.dataplane?.workers,
       buffersPerWorker: s.dataplane?.buffersPerWorker,
+      rxRingSize: s.dataplane?.rxRingSize,
     },
     conflict: [],
     matched,

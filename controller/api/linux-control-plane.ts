@@ -72,7 +72,7 @@ export const linuxControlPlaneSpecSchema = {
           type: 'integer',
           format: 'int32',
           enum: [256, 512, 1024, 2048, 4096, 8192, 16384],
-          description: 'Frames per port receive ring.',
+          description: 'AF_PACKET receive ring per port, in 2 KiB frames (default 2048, 4 MiB); lower it for many ports. Applied when the dataplane opens.',
         },
       },
     },

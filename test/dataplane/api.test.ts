@@ -1,7 +1,7 @@
 // The control API: typed, validated, errors as exceptions with clear
 // messages; FIB/adjacency dumps and the packet tracer tell the truth.
 import { Dataplane, ValidationError } from '../../dataplane/dataplane.js';
-import { describeRoot, nsTry } from '../helpers/lab.js';
+import { describeRoot, nsTry, sh } from '../helpers/lab.js';
 import { buildRouter, learnNeighbors, teardown, type Router } from '../helpers/router.js';
 
 describe('dataplane API without ports', () => {
@@ -79,5 +79,36 @@ describeRoot('dataplane API with ports', () => {
     expect((await nsTry(a.ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', b.v4])).out).toContain('2 received');
     const forwarded = r.dp.traceRecords().find((t) => t.rxPort === a.port.index && t.nodes.includes('ip4-rewrite'));
     expect(forwarded?.nodes).toEqual(['port-input', 'ethernet-input', 'ip4-input', 'ip4-lookup', 'ip4-rewrite', 'port-output']);
+  });
+});
+
+describe('dataplane sizing', () => {
+  it('refuses an rxRingSize that is not a power of two in 256..16384', () => {
+    expect(() => Dataplane.open({ rxRingSize: 300 })).toThrow(/rxRingSize/);
+    expect(() => Dataplane.open({ rxRingSize: 128 })).toThrow(/rxRingSize/);
+    expect(() => Dataplane.open({ rxRingSize: 32768 })).toThrow(/rxRingSize/);
+  });
+});
+
+describeRoot('dataplane sizing with ports', () => {
+  const ns = `lcpring${process.pid % 100000}`;
+  beforeAll(async () => {
+    await sh('ip', ['netns', 'add', ns]);
+    await sh('ip', ['-n', ns, 'link', 'add', 'name', 'rg0', 'type', 'veth', 'peer', 'name', 'rg1']);
+  });
+  afterAll(async () => {
+    await sh('ip', ['netns', 'del', ns]).catch(() => undefined);
+  });
+
+  it('sizes each port\'s AF_PACKET receive ring from rxRingSize (default 2048 frames, 4 MiB)', () => {
+    for (const [rxRingSize, bytes] of [[undefined, 4 << 20], [256, 512 << 10], [16384, 32 << 20]] as const) {
+      const dp = Dataplane.open({ workers: 1, fastPath: 'off', ...(rxRingSize ? { rxRingSize } : {}) });
+      try {
+        const port = dp.addPort({ name: 'rg0', netns: ns, driver: 'af_packet' });
+        expect({ rxRingSize, bytes: dp.ports().find((p) => p.index === port.index)?.rxRingBytes }).toEqual({ rxRingSize, bytes });
+      } finally {
+        dp.close();
+      }
+    }
   });
 });

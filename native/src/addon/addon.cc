@@ -81,6 +81,7 @@ Napi::Object port_object(const Napi::Env& env, const PortView& p) {
   o.Set("table", p.table);
   o.Set("worker", p.worker);
   o.Set("fastPath", p.fast_path);
+  if (p.rx_ring_bytes) o.Set("rxRingBytes", Napi::Number::New(env, double(p.rx_ring_bytes)));
   if (p.parent != kInvalidIndex) {
     o.Set("parent", p.parent);
     o.Set("vlan", p.vlan);
@@ -170,6 +171,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
         Napi::Object o = info[0].As<Napi::Object>();
         cfg.workers = get_uint(o, "workers", 1, kMaxWorkers).value_or(1);
         cfg.buffers_per_worker = get_uint(o, "buffersPerWorker", 512, 1u << 20).value_or(4096);
+        cfg.rx_ring_frames = get_uint(o, "rxRingSize", 256, 16384).value_or(0);
         const std::string tag = get_string(o, "ownerTag", false);
         if (!tag.empty()) cfg.owner_tag = tag;
         const std::string fp = get_string(o, "fastPath", false);

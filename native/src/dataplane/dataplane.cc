@@ -58,6 +58,8 @@ Dataplane::Dataplane(const DataplaneConfig& cfg)
     throw std::invalid_argument("workers must be 1.." + std::to_string(kMaxWorkers));
   if (cfg_.buffers_per_worker < 512 || cfg_.buffers_per_worker > (1u << 20))
     throw std::invalid_argument("buffersPerWorker must be 512..1048576");
+  if (const uint32_t f = cfg_.rx_ring_frames; f && (f < 256 || f > 16384 || (f & (f - 1))))
+    throw std::invalid_argument("rxRingSize must be a power of two in 256..16384");
   if (cfg_.fast_path != "auto" && cfg_.fast_path != "off")
     throw std::invalid_argument("fastPath must be 'auto' or 'off'");
   for (unsigned w = 0; w < cfg_.workers; ++w)
@@ -180,7 +182,7 @@ PortView Dataplane::add_port(const std::string& name, const std::string& netns,
   p->index = index;
   p->name = name;
   p->netns = netns;
-  p->io = open_port_io(name, netns, driver);
+  p->io = open_port_io(name, netns, cfg_.rx_ring_frames, driver);
   for (size_t w = 0; w < workers_.size(); ++w) p->tx.push_back(p->io->open_tx());
   p->mac = p->io->link().mac;
   p->mtu = p->io->link().mtu;
@@ -347,6 +349,7 @@ PortView Dataplane::view(const Port& p) const {
              p.mirror_kind, p.mirror ? p.mirror->ifindex() : 0,
              p.mirror ? p.mirror->adopted() : false};
   v.fast_path = fast_ ? fast_->status(p.index) : "inactive: fastPath off for the dataplane";
+  v.rx_ring_bytes = p.io->rx_ring_bytes();
   return v;
 }
 

@@ -30,6 +30,7 @@ class FastPath;
 struct DataplaneConfig {
   unsigned workers = 1;
   uint32_t buffers_per_worker = 4096;
+  uint32_t rx_ring_frames = 0;  // AF_PACKET RX ring per port, in 2 KiB frames (0: the default, 2048)
   std::string owner_tag = "kube-lcp";  // marks mirrors we create (ifalias)
   std::string fast_path = "auto";      // "auto" | "off": the XDP fast path (xdp/fast_path.h)
 };
@@ -58,6 +59,7 @@ struct PortView {
   uint32_t parent = kInvalidIndex;  // a sub-port's parent port
   uint16_t vlan = 0, tpid = 0;
   std::string fast_path;  // "active" | "rx-only: <why>" | "inactive: <why>"
+  uint64_t rx_ring_bytes = 0;
 };
 
 // Port counters include what the XDP fast path forwarded; fp_* is that part.

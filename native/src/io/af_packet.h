@@ -98,6 +98,7 @@ class AfPacketPort final : public PortIo {
   AfPacketRx& af_rx() { return *rx_; }
   std::unique_ptr<TxQueue> open_tx() override;  // opens its socket in the port's netns
   const char* driver() const override { return "af_packet"; }
+  uint64_t rx_ring_bytes() const override { return uint64_t(opts_.rx_block_size) * opts_.rx_block_count; }
   bool tx_copy() const { return opts_.tx_mode == AfPacketTxMode::Copy; }  // resolved (never Auto)
 
  private:

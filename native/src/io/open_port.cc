@@ -1,5 +1,6 @@
 #include "io/open_port.h"
 
+#include <algorithm>
 #include <cerrno>
 
 #include "io/af_packet.h"
@@ -8,8 +9,14 @@
 namespace lcp::io {
 
 std::unique_ptr<PortIo> open_port(const std::string& netns, const std::string& ifname,
-                                  const std::string& driver) {
-  if (driver == "af_packet" || driver == "auto") return std::make_unique<AfPacketPort>(netns, ifname);
+                                  const std::string& driver, uint32_t rx_ring_frames) {
+  if (driver == "af_packet" || driver == "auto") {
+    AfPacketOptions o;
+    // A block holds block_size / 2 KiB full-size frames (more small ones): the
+    // ring keeps the block size (a jumbo must fit) and scales the block count.
+    if (rx_ring_frames) o.rx_block_count = std::max<uint32_t>(2, rx_ring_frames / (o.rx_block_size / 2048));
+    return std::make_unique<AfPacketPort>(netns, ifname, o);
+  }
   if (driver == "af_xdp") return std::make_unique<AfXdpPort>(netns, ifname);
   throw make_error("open port: unknown driver '" + driver + "'", "port '" + ifname + "'", EINVAL);
 }

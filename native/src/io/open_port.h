@@ -12,7 +12,8 @@ namespace lcp::io {
 // AF_XDP here serves queue 0 only, so on a multi-queue NIC it would drop the
 // other queues' traffic. Choose "af_xdp" explicitly for single-queue or
 // zero-copy setups. Throws IoError (EINVAL for an unknown driver).
+// `rx_ring_frames` sizes AF_PACKET's RX ring (0: its default); AF_XDP keeps its own.
 std::unique_ptr<PortIo> open_port(const std::string& netns, const std::string& ifname,
-                                  const std::string& driver);
+                                  const std::string& driver, uint32_t rx_ring_frames = 0);
 
 }  // namespace lcp::io

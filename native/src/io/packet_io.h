@@ -69,6 +69,7 @@ class PortIo {
   virtual RxQueue& rx() = 0;
   virtual std::unique_ptr<TxQueue> open_tx() = 0;
   virtual const char* driver() const = 0;  // "af_packet" | "af_xdp"
+  virtual uint64_t rx_ring_bytes() const { return 0; }  // memory of the RX ring (AF_PACKET)
   virtual XdpShare xdp_share() const { return {}; }
 };
 
