@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
 
 import { DEFAULT_LEASE_NAMESPACE } from './agent/cluster-status.js';
 
@@ -40,6 +42,31 @@ function groupArg(v: string): number {
   const gid = line?.split(':')[2];
   if (gid === undefined) throw new InvalidArgumentError(`no group '${v}'`);
   return Number(gid);
+}
+
+/** The kubeconfig file, or the pod's in-cluster config; the client is loaded only for cluster commands. */
+async function loadKubeConfig(file: string | undefined): Promise<KubeConfig> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else kc.loadFromCluster();
+  return kc;
+}
+
+/** SIGTERM/SIGINT: log, stop gracefully, exit 0 (1 if stopping failed). */
+function stopOnSignals(log: Logger, message: string, stop: () => Promise<void>): void {
+  const shutdown = (signal: string): void => {
+    log.info({ signal }, message);
+    stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
 }
 
 function bindArg(v: string): BindAddress | undefined {
@@ -103,11 +130,8 @@ program
         log.info({ socket: o.socket, config: o.config }, 'ready');
       } else {
         // Loaded only for cluster mode: standalone never loads the Kubernetes client.
-        const { KubeConfig } = await import('@kubernetes/client-node');
         const { startClusterAgent } = await import('./agent/cluster.js');
-        const kc = new KubeConfig();
-        if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
-        else kc.loadFromCluster();
+        const kc = await loadKubeConfig(o.kubeconfig);
         running = await startClusterAgent({
           kc,
           node: o.node,
@@ -125,18 +149,7 @@ program
       await endpoint?.close();
       throw e;
     }
-    const shutdown = (signal: string): void => {
-      log.info({ signal }, 'shutting down (mirrors persist)');
-      running.stop().then(
-        () => process.exit(0),
-        (e: unknown) => {
-          log.error({ err: e }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
+    stopOnSignals(log, 'shutting down (mirrors persist)', () => running.stop());
   });
 
 program
@@ -148,31 +161,18 @@ program
   .addOption(new Option('--metrics-bind-address <host:port>', 'the one TCP listener: /metrics, /healthz, /readyz (0 = none)').argParser(bindArg).default(parseBindAddress(DEFAULT_CONTROLLER_METRICS_BIND_ADDRESS), DEFAULT_CONTROLLER_METRICS_BIND_ADDRESS))
   .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
   .action(async (o: { kubeconfig?: string; namespace: string; id: string; metricsBindAddress?: BindAddress; logLevel: 'info' }) => {
-    const { KubeConfig } = await import('@kubernetes/client-node');
-    const { startClusterController } = await import('./cluster/controller.js');
-    const kc = new KubeConfig();
-    if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
-    else kc.loadFromCluster();
-    const log = makeLogger(o.logLevel, 'lcp-controller');
+    const { startClusterController, CONTROLLER_LEASE, STATUS_WORKERS } = await import('./cluster/controller.js');
     const { ControllerEndpoint } = await import('./metrics/controller-endpoint.js');
-    const { CONTROLLER_LEASE, STATUS_WORKERS } = await import('./cluster/controller.js');
+    const kc = await loadKubeConfig(o.kubeconfig);
+    const log = makeLogger(o.logLevel, 'lcp-controller');
     const endpoint = await ControllerEndpoint.open(o.metricsBindAddress, CONTROLLER_LEASE, STATUS_WORKERS);
     const running = await startClusterController({ kc, log, identity: o.id, namespace: o.namespace, metrics: endpoint });
     endpoint.attach(running);
     if (endpoint.url) log.info({ url: endpoint.url }, 'metrics and health endpoint listening');
     log.info({ server: kc.getCurrentCluster()?.server, id: o.id }, 'ready (waiting for leadership)');
-    const shutdown = (signal: string): void => {
-      log.info({ signal }, 'shutting down (leader Lease released)');
-      Promise.all([endpoint.close(), running.stop()]).then(
-        () => process.exit(0),
-        (e: unknown) => {
-          log.error({ err: e }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
+    stopOnSignals(log, 'shutting down (leader Lease released)', async () => {
+      await Promise.all([endpoint.close(), running.stop()]);
+    });
   });
 
 const show = program.command('show').description('ask the running agent, like vppctl show');

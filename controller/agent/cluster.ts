@@ -12,7 +12,7 @@ import { Agent } from './agent.js';
 import { ClusterSource } from './cluster-source.js';
 import { AGENT_FIELD_MANAGER, DEFAULT_LEASE_NAMESPACE, StatusWriter } from './cluster-status.js';
 import { PairEvents } from './pair-events.js';
-import { agentMetrics, serveAgent } from './serve.js';
+import { agentStartOptions, serveAgent } from './serve.js';
 
 export { DEFAULT_LEASE_NAMESPACE };
 
@@ -49,17 +49,7 @@ export interface RunningClusterAgent {
 
 export async function startClusterAgent(o: ClusterAgentOptions): Promise<RunningClusterAgent> {
   const source = new ClusterSource(o.kc, o.node, { log: o.log });
-  const agent = await Agent.start({
-    source,
-    node: source.identity,
-    stateDir: o.stateDir,
-    log: o.log,
-    resyncPeriodMs: o.resyncPeriodMs,
-    driftPeriodMs: o.driftPeriodMs,
-    retryBaseMs: o.retryBaseMs,
-    retryMaxMs: o.retryMaxMs,
-    metrics: agentMetrics(o.endpoint),
-  });
+  const agent = await Agent.start(agentStartOptions(o, source, source.identity));
   const events = new EventRecorder({ kc: o.kc, controller: AGENT_FIELD_MANAGER, instance: o.node, log: o.log });
   const pairEvents = new PairEvents(o.node, (e) => events.record(e), (name) => source.pairUid(name));
   const status = new StatusWriter({

@@ -8,9 +8,25 @@ import { ControlServer } from '../control/server.js';
 import type { AgentEndpoint } from '../metrics/agent-endpoint.js';
 import type { Agent, AgentOptions } from './agent.js';
 
-/** The endpoint's hooks as Agent.start takes them. */
-export function agentMetrics(endpoint: AgentEndpoint | undefined): AgentOptions['metrics'] {
-  return endpoint && { queue: endpoint.queue, reconcile: endpoint.reconcile };
+/** What both modes hand Agent.start as it is (the rest of its options). */
+export type AgentTuning = Pick<AgentOptions, 'stateDir' | 'log' | 'resyncPeriodMs' | 'driftPeriodMs' | 'retryBaseMs' | 'retryMaxMs'> & {
+  endpoint?: AgentEndpoint;
+};
+
+/** A mode's options as Agent.start takes them: the tuning, and the endpoint's hooks as its metrics. */
+export function agentStartOptions(o: AgentTuning, source: AgentOptions['source'], node: AgentOptions['node']): AgentOptions {
+  const { stateDir, log, resyncPeriodMs, driftPeriodMs, retryBaseMs, retryMaxMs, endpoint } = o;
+  return {
+    source,
+    node,
+    stateDir,
+    log,
+    resyncPeriodMs,
+    driftPeriodMs,
+    retryBaseMs,
+    retryMaxMs,
+    metrics: endpoint && { queue: endpoint.queue, reconcile: endpoint.reconcile },
+  };
 }
 
 export interface Served {

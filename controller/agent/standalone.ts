@@ -7,7 +7,7 @@ import type { AgentEndpoint } from '../metrics/agent-endpoint.js';
 import { Agent } from './agent.js';
 import type { NodeIdentity } from './desired.js';
 import { FileSource } from './file-source.js';
-import { agentMetrics, serveAgent } from './serve.js';
+import { agentStartOptions, serveAgent } from './serve.js';
 
 export interface StandaloneOptions {
   config: string;
@@ -36,17 +36,7 @@ export interface RunningAgent {
 
 export async function startStandalone(o: StandaloneOptions): Promise<RunningAgent> {
   const source = new FileSource(o.config, { debounceMs: o.debounceMs, log: o.log });
-  const agent = await Agent.start({
-    source,
-    node: o.node,
-    stateDir: o.stateDir,
-    log: o.log,
-    resyncPeriodMs: o.resyncPeriodMs,
-    driftPeriodMs: o.driftPeriodMs,
-    retryBaseMs: o.retryBaseMs,
-    retryMaxMs: o.retryMaxMs,
-    metrics: agentMetrics(o.endpoint),
-  });
+  const agent = await Agent.start(agentStartOptions(o, source, o.node));
   const served = await serveAgent(agent, { path: o.socket, gid: o.socketGid }, undefined, o.endpoint);
   return { agent, source, control: served.control, stop: served.stop };
 }

@@ -55,7 +55,7 @@ export function registerDataplaneMetrics(registry: Registry, read: () => Snapsho
       this.reset();
       const s = read();
       if (!s) return;
-      for (const p of s.ports) this.set({ port: p.name, netns: p.netns, pair: s.pairOf(p.index) ?? '' }, p.adminUp ? 1 : 0);
+      for (const p of s.ports) this.set(portLabels(s, p.index) ?? { port: p.name, netns: p.netns, pair: '' }, p.adminUp ? 1 : 0);
     },
   });
   new Counter({
