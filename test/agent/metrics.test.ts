@@ -44,14 +44,25 @@ function tcpListeners(pid: number): string[] {
       // closed meanwhile
     }
   }
-  const out: string[] = [];
-  for (const f of ['tcp', 'tcp6']) {
-    for (const line of readFileSync(`/proc/${pid}/net/${f}`, 'utf8').split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols[3] === '0A' && inodes.has(cols[9] ?? '')) out.push(`${f} ${cols[1]}`);
+  // The agent's main thread enters the lab's netns for a moment now and then
+  // (mirror and port setup), and /proc/<pid>/net follows that thread: read the
+  // tables through every thread, so one of them shows the netns it bound in.
+  const out = new Set<string>();
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    for (const f of ['tcp', 'tcp6']) {
+      let table: string;
+      try {
+        table = readFileSync(`/proc/${pid}/task/${task}/net/${f}`, 'utf8');
+      } catch {
+        continue; // the thread ended meanwhile
+      }
+      for (const line of table.split('\n').slice(1)) {
+        const cols = line.trim().split(/\s+/);
+        if (cols[3] === '0A' && inodes.has(cols[9] ?? '')) out.add(`${f} ${cols[1]}`);
+      }
     }
   }
-  return out;
+  return [...out];
 }
 
 describeRoot('metrics and health endpoint', () => {
