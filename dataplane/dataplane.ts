@@ -41,6 +41,8 @@ export class Dataplane {
     if (opts.ownerTag !== undefined && !/^[A-Za-z0-9_.-]{1,63}$/.test(opts.ownerTag))
       throw new ValidationError(`ownerTag: '${opts.ownerTag}' must be 1-63 of A-Z a-z 0-9 _ . -`);
     checkFastPath('fastPath', opts.fastPath);
+    if (opts.rxRing !== undefined && opts.rxRing !== 'auto' && opts.rxRing !== 'v2' && opts.rxRing !== 'v3')
+      throw new ValidationError(`rxRing: 'auto', 'v2' or 'v3', got ${JSON.stringify(opts.rxRing)}`);
     return new Dataplane(new addon.NativeDataplane(opts));
   }
 
@@ -85,6 +87,27 @@ export class Dataplane {
 
   ports(): PortInfo[] {
     return this.native.ports().map(toPortInfo);
+  }
+
+  /** One port by index (undefined: none), without listing them all. */
+  port(index: number): PortInfo | undefined {
+    if (!Number.isInteger(index) || index < 0) throw new ValidationError(`port: an index, got ${index}`);
+    const p = this.native.port(index);
+    return p && toPortInfo(p);
+  }
+
+  /** The port that took over netdev `name` in `netns` (undefined: none). */
+  findPort(name: string, netns?: string): PortInfo | undefined {
+    checkIfName('name', name);
+    const p = this.native.findPort(name, checkNetns('netns', netns));
+    return p && toPortInfo(p);
+  }
+
+  /** The pair of port `index` (undefined: no such port, or unpaired). */
+  pair(index: number): PairInfo | undefined {
+    if (!Number.isInteger(index) || index < 0) throw new ValidationError(`port: an index, got ${index}`);
+    const p = this.native.port(index);
+    return p && toPairInfo(p);
   }
 
   /** The XDP fast path as a whole: usable or why not, and how its maps keep up with the FIB. */
@@ -249,6 +272,7 @@ function toPortInfo(p: NativePort): PortInfo {
     table: p.table,
     ...(p.fastPath !== undefined ? { fastPath: p.fastPath } : {}),
     ...(p.rxRingBytes !== undefined ? { rxRingBytes: p.rxRingBytes } : {}),
+    ...(p.rxRing !== undefined ? { rxRing: p.rxRing } : {}),
     ...(p.parent !== undefined ? { parent: p.parent, vlan: p.vlan, tpid: p.tpid === 0x88a8 ? 'dot1ad' as const : 'dot1q' as const } : {}),
   };
 }

@@ -58,6 +58,8 @@ export interface NativeDataplane {
   removeSubPort(index: number): void;
   setPort(index: number, patch: { up?: boolean; mtu?: number; mac?: string; table?: number }): void;
   ports(): NativePort[];
+  port(index: number): NativePort | undefined;
+  findPort(name: string, netns: string): NativePort | undefined;
   fastPathStatus(): FastPathStatus;
   createPair(port: number, spec: { name: string; netns?: string; kind?: string; mtu?: number; mac?: string }): NativePort;
   removePair(port: number, destroy: boolean): void;
@@ -95,7 +97,7 @@ export interface NativeWatchOptions {
 }
 
 interface Addon {
-  NativeDataplane: new (opts: { workers?: number; buffersPerWorker?: number; rxRingSize?: number; ownerTag?: string }) => NativeDataplane;
+  NativeDataplane: new (opts: { workers?: number; buffersPerWorker?: number; rxRingSize?: number; rxRing?: string; ownerTag?: string }) => NativeDataplane;
   errorNames: string[];
 }
 

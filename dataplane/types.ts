@@ -8,6 +8,16 @@ export type DropKind = 'blackhole' | 'unreachable' | 'prohibit';
 export type Family = 4 | 6;
 /** 'auto': forward the plain cases in an XDP program where the kernel allows; 'off': the user-space graph only. */
 export type FastPathMode = 'auto' | 'off';
+/**
+ * AF_PACKET receive ring layout. 'v2': a slot per frame, handed over at once, no timer: an idle
+ * port costs no CPU, but the kernel wakes the worker per frame (the graph forwards about half as
+ * many 64 B packets). 'v3': frames packed into blocks handed over when full or after 1 ms: large
+ * batches, but the kernel runs that timer per port forever, so hundreds of idle ports keep a CPU
+ * busy. 'auto' (the default): v2 on ports whose receive the XDP fast path takes (the ring then
+ * carries only what it passes up: punts, glean, exceptions), v3 where the graph forwards.
+ */
+export type RxRingMode = 'auto' | 'v2' | 'v3';
+export type RxRingKind = 'v2' | 'v3';
 
 export interface DataplaneOptions {
   /** Worker threads polling ports and mirrors (default 1). */
@@ -16,6 +26,8 @@ export interface DataplaneOptions {
   buffersPerWorker?: number;
   /** AF_PACKET receive ring per port, in 2 KiB frames: a power of two, 256..16384 (default 2048 = 4 MiB). */
   rxRingSize?: number;
+  /** AF_PACKET receive ring layout of the ports (default 'auto', see RxRingMode). */
+  rxRing?: RxRingMode;
   /** The XDP fast path for the whole dataplane (default 'auto'); 'off' also skips its FIB maps. */
   fastPath?: FastPathMode;
 }
@@ -51,6 +63,8 @@ export interface PortInfo {
   fastPath?: string;
   /** Memory of the port's receive ring (AF_PACKET), in bytes. */
   rxRingBytes?: number;
+  /** Layout of that ring (AF_PACKET). */
+  rxRing?: RxRingKind;
   /** Sub-ports only: the parent port and the outer tag. */
   parent?: number;
   vlan?: number;
@@ -72,6 +86,9 @@ export interface FastPathStatus {
   /** FIB changes queued for the maps right now, and the most ever queued. */
   pending: number;
   maxQueue: number;
+  /** tbl8 groups (one per /24 holding prefixes longer than /24) in use in its IPv4 tables, and the limit per table. */
+  ip4Groups: number;
+  ip4GroupLimit: number;
 }
 
 export interface MirrorSpec {

@@ -5,7 +5,7 @@
 // CPU split from /proc/stat and this process's threads (lcp-fp-monitor is the
 // XDP fast path's), counts the distinct XDP programs attached, then closes and
 // deletes the netns. Root; uses the built dist (npm run build).
-//   node scripts/port-scale.mjs [N=200] [auto|off]
+//   node scripts/port-scale.mjs [N=200] [auto|off] [rxRing: auto|v2|v3]
 // ROOT=<checkout> runs another checkout's dist and addon (A/B).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ const root = process.env.ROOT ?? resolve(fileURLToPath(import.meta.url), '../..'
 const { Dataplane } = await import(join(root, 'dist/dataplane/dataplane.js'));
 const N = Number(process.argv[2] ?? 200);
 const fastPath = process.argv[3] === 'off' ? 'off' : 'auto';
+const rxRing = process.argv[4] ?? 'auto';
 const step = Math.max(1, Math.floor(N / 4));
 const ns = `lcpscale${process.pid}`;
 
@@ -45,7 +46,7 @@ const threads = () => {
 let dp;
 try {
   execFileSync('ip', ['-n', ns, '-batch', join(dir, 'batch')]);
-  dp = Dataplane.open({ workers: 1, ownerTag: 'zz', fastPath });
+  dp = Dataplane.open({ workers: 1, ownerTag: 'zz', fastPath, rxRing });
   const t00 = performance.now();
   let t0 = t00;
   for (let i = 0; i < N; i++) {
@@ -56,7 +57,8 @@ try {
       t0 = t;
     }
   }
-  console.log(`total ${((performance.now() - t00) / 1000).toFixed(2)} s for ${N} adds (fastPath ${fastPath})`);
+  const rings = [...new Set(dp.ports().map((p) => p.rxRing))].join(',');
+  console.log(`total ${((performance.now() - t00) / 1000).toFixed(2)} s for ${N} adds (fastPath ${fastPath}, rxRing ${rxRing}: ${rings})`);
   const ta = threads();
   const a = cpu();
   await new Promise((r) => setTimeout(r, 5000));

@@ -24,8 +24,8 @@ const done: PhaseResult = { done: true };
 /** Gives a port back to the kernel; its mirror is deleted only when asked (it is ours). */
 export function releasePort(scope: Pick<PairScope, 'ctx'>, index: number, deleteMirror: boolean): void {
   const { dp } = scope.ctx;
-  if (!dp.ports().some((p) => p.index === index)) return;
-  if (dp.pairs().some((p) => p.port === index)) dp.removePair(index, { deleteMirror });
+  if (!dp.port(index)) return;
+  if (dp.pair(index)) dp.removePair(index, { deleteMirror });
   dp.removePort(index);
 }
 
@@ -52,14 +52,15 @@ export const ensurePort: Phase = {
     const want = desired.port;
     // The pair moved to another netdev (or driver): give the old one back first, keep the mirror (re-adopted below).
     const claimed = ctx.claims.get(desired.name);
-    const held = claimed === undefined ? undefined : ctx.dp.ports().find((p) => p.index === claimed);
+    // One port at a time, never the whole list: a reconcile per pair must not cost O(ports).
+    const held = claimed === undefined ? undefined : ctx.dp.port(claimed);
     const sameDriver = (driver: string) => want.driver === 'auto' || want.driver === driver;
     if (held && (held.name !== want.name || held.netns !== want.netns || !sameDriver(held.driver))) {
       log.info({ port: held.index, from: held.name, to: want.name }, 'port changed: giving the old one back');
       releasePort(scope, held.index, false);
       ctx.claims.delete(desired.name);
     }
-    let port = ctx.dp.ports().find((p) => p.name === want.name && p.netns === want.netns);
+    let port = ctx.dp.findPort(want.name, want.netns || undefined);
     // Held by a pair no longer desired (the reconciler refuses two desired pairs on one port): take it over.
     for (const [other, index] of ctx.claims) if (port && other !== desired.name && index === port.index) ctx.claims.delete(other);
     if (!port) {
@@ -85,7 +86,7 @@ export const ensureMirror: Phase = {
     const port = obs.port;
     if (!port) throw new Error('ensureMirror before ensurePort');
     const want = desired.mirror;
-    let pair = ctx.dp.pairs().find((p) => p.port === port.index);
+    let pair = ctx.dp.pair(port.index);
     if (pair && (pair.mirrorName !== want.name || pair.mirrorNetns !== want.netns || (want.kind && pair.mirrorKind !== want.kind))) {
       // A new name, netns or kind is a new device: the old one is ours, delete it.
       log.info({ from: `${pair.mirrorName}@${pair.mirrorNetns}`, to: `${want.name}@${want.netns}` }, 'mirror changed: replacing it');
@@ -109,11 +110,11 @@ export const ensureMirror: Phase = {
     let link = await kernel.getLink(want.netns, want.name);
     if (!link) {
       // Deleted under us (the netlink mirror drops such a pair by itself when it watches the netns): unpair, make it anew.
-      if (ctx.dp.pairs().some((p) => p.port === port.index)) ctx.dp.removePair(port.index, { deleteMirror: false });
+      if (ctx.dp.pair(port.index)) ctx.dp.removePair(port.index, { deleteMirror: false });
       return { requeueAfterMs: 200 };
     }
     // In place: the live device and the port take the new MTU/MAC, nothing is recreated.
-    const current = ctx.dp.ports().find((p) => p.index === port.index) ?? port;
+    const current = ctx.dp.port(port.index) ?? port;
     const setMtu = want.mtu !== undefined && link.mtu !== want.mtu;
     const setMac = want.mac !== undefined && link.mac !== want.mac && pair.mirrorKind === 'tap';
     if (setMtu) await kernel.setMtu(want.netns, want.name, want.mtu!);
@@ -188,9 +189,9 @@ export const setUp: Phase = {
     const { ctx, obs } = scope;
     const port = obs.port;
     if (!port || !obs.link) throw new Error('setUp before ensureMirror');
-    const current = ctx.dp.ports().find((p) => p.index === port.index);
+    const current = ctx.dp.port(port.index);
     if (obs.link.adminUp && current && !current.adminUp) ctx.dp.setPort(port.index, { up: true });
-    obs.port = ctx.dp.ports().find((p) => p.index === port.index) ?? port;
+    obs.port = ctx.dp.port(port.index) ?? port;
     return done;
   },
 };

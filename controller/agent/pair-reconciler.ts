@@ -62,6 +62,10 @@ export class PairReconciler {
   /** The queue's handler: reconcile, then the one switch that counts each outcome. */
   readonly handle = async (key: string): Promise<Outcome> => {
     const observer = this.deps.metrics;
+    // Back to the event loop between keys: a reconcile that only calls the dataplane (giving a
+    // port back costs ~50 ms of kernel grace periods) awaits nothing real, so hundreds in a row
+    // would run as one microtask chain and starve the control socket, probes and status writes.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     observer?.started();
     const started = performance.now();
     const outcome = await this.reconcile(key);
@@ -128,8 +132,8 @@ export class PairReconciler {
     const index = ctx.claims.get(name);
     if (index !== undefined) {
       ctx.claims.delete(name);
-      const port = ctx.dp.ports().find((p) => p.index === index);
-      const pair = ctx.dp.pairs().find((p) => p.port === index);
+      const port = ctx.dp.port(index);
+      const pair = ctx.dp.pair(index);
       const keepMirror = pair !== undefined && wantedMirrors.has(portKey(pair.mirrorNetns, pair.mirrorName));
       if (port && !wantedPorts.has(portKey(port.netns, port.name))) {
         releasePort(this.deps, index, !keepMirror);
@@ -154,15 +158,20 @@ export class PairReconciler {
     const wanted = [...desired.pairs.values()];
     const wantedMirrors = new Set(wanted.map((p) => portKey(p.mirror.netns, p.mirror.name)));
     const wantedPorts = new Set(wanted.map((p) => portKey(p.port.netns, p.port.name)));
+    const holders = new Map<number, string>(); // port index -> the first pair claiming it
+    for (const [pair, index] of ctx.claims) if (!holders.has(index)) holders.set(index, pair);
     for (const port of ctx.dp.ports()) {
-      const holder = [...ctx.claims].find(([, i]) => i === port.index)?.[0];
+      const holder = holders.get(port.index);
       if ((holder !== undefined && desired.pairs.has(holder)) || wantedPorts.has(portKey(port.netns, port.name))) continue;
-      const pair = ctx.dp.pairs().find((p) => p.port === port.index);
+      const pair = ctx.dp.pair(port.index);
       const deleteMirror = pair !== undefined && !wantedMirrors.has(portKey(pair.mirrorNetns, pair.mirrorName));
       releasePort(this.deps, port.index, deleteMirror);
       if (holder !== undefined) ctx.claims.delete(holder);
       if (pair && deleteMirror) ctx.state.forgetMirror(pair.mirrorNetns, pair.mirrorName);
       log.info({ port: port.name }, 'orphan port given back');
+      // A port costs ~50 ms to give back (kernel RCU grace periods as its sockets close): with
+      // hundreds orphaned at once, let the control socket, probes and status writes in between.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     // Ports we took and hold no more (a desired pair's port is re-taken by its own reconcile).
     const held = new Set(ctx.dp.ports().map((p) => portKey(p.netns, p.name)));

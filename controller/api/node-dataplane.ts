@@ -82,27 +82,29 @@ export const nodeDataplaneStatusSchema = {
     pairsTotal: int32('Pairs selecting this node.'),
     pairsReady: int32('Of those, Ready.'),
     routes: int64('Routes in the dataplane FIB, all tables and families.'),
+    // The lists are atomic: the node's agent is their one writer and applies
+    // them whole, and a map-type list would make server-side apply record
+    // every entry's every field in managedFields again, which about doubled
+    // the object (1,000 pairs: 2.1 MB, over the API server's request limit).
     ports: {
       type: 'array',
+      description: 'Dataplane ports, by index.',
       maxItems: 4096,
-      'x-kubernetes-list-type': 'map',
-      'x-kubernetes-list-map-keys': ['index'],
+      'x-kubernetes-list-type': 'atomic',
       items: portSchema,
     },
     pairs: {
       type: 'array',
-      description: 'One entry per pair selecting this node.',
+      description: 'One entry per pair selecting this node, by name.',
       maxItems: 4096,
-      'x-kubernetes-list-type': 'map',
-      'x-kubernetes-list-map-keys': ['name'],
+      'x-kubernetes-list-type': 'atomic',
       items: pairEntrySchema,
     },
     fib: {
       type: 'array',
       description: 'Routes per table and family.',
       maxItems: 512,
-      'x-kubernetes-list-type': 'map',
-      'x-kubernetes-list-map-keys': ['table', 'family'],
+      'x-kubernetes-list-type': 'atomic',
       items: fibEntrySchema,
     },
     neighbors: {

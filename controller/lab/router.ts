@@ -32,11 +32,11 @@ export interface Router {
   peers: Peer[];
 }
 
-export async function buildRouter(n: number, opts: { driver?: 'af_packet' | 'af_xdp'; linuxForwarding?: boolean; workers?: number; fastPath?: 'auto' | 'off' } = {}): Promise<Router> {
+export async function buildRouter(n: number, opts: { driver?: 'af_packet' | 'af_xdp'; linuxForwarding?: boolean; workers?: number; fastPath?: 'auto' | 'off'; rxRing?: 'auto' | 'v2' | 'v3' } = {}): Promise<Router> {
   const lab = new Lab();
   const linux = await lab.netns('lx');
   const dut = await lab.netns('ld');
-  const dp = Dataplane.open({ workers: opts.workers ?? 1, ownerTag: 'lab', ...(opts.fastPath ? { fastPath: opts.fastPath } : {}) });
+  const dp = Dataplane.open({ workers: opts.workers ?? 1, ownerTag: 'lab', ...(opts.fastPath ? { fastPath: opts.fastPath } : {}), ...(opts.rxRing ? { rxRing: opts.rxRing } : {}) });
   const peers: Peer[] = [];
   try {
     if (opts.linuxForwarding !== false) {

@@ -52,6 +52,8 @@ export interface DutContext {
   gen: XdpGen;
   /** Port driver for the dataplane DUT. */
   driver: 'af_packet' | 'af_xdp';
+  /** AF_PACKET receive ring layout (default: the dataplane's). */
+  rxRing?: 'v2' | 'v3';
 }
 
 /** The sink: XDP drop+count on lcpb-s0 (gives it NAPI, so XDP redirects into it work too). */
@@ -123,7 +125,7 @@ async function dataplaneDut(ctx: DutContext, fastPath: 'auto' | 'off'): Promise<
   const mod: DataplaneModule = await import('../../dataplane/dataplane.js');
   await attachSink(ctx);
   const before = threadIds();
-  const dp: DataplaneT = mod.Dataplane.open({ workers: 1, fastPath });
+  const dp: DataplaneT = mod.Dataplane.open({ workers: 1, fastPath, ...(ctx.rxRing ? { rxRing: ctx.rxRing } : {}) });
   let closed = false;
   const closeDp = (): void => {
     if (!closed) dp.close();

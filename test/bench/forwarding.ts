@@ -164,6 +164,8 @@ export interface ForwardingPlan {
   sizes: readonly { label: number; bytes: number }[];
   /** Port driver of the dataplane DUT (--driver=af_xdp; default af_packet). */
   driver: 'af_packet' | 'af_xdp';
+  /** AF_PACKET receive ring layout of the dataplane DUT (--rx-ring=v2|v3; default: the dataplane's, auto). */
+  rxRing?: 'v2' | 'v3';
   /** Full-table size for the "1M" cases (0: --no-full-table, not measured). */
   fullTable: number;
   /** Also measure the kernel with the full table (costs ~1 min of `ip -batch` per family). */
@@ -179,7 +181,10 @@ export function planFrom(opts: BenchOptions): ForwardingPlan {
   const size = value('size');
   const driver = value('driver') ?? 'af_packet';
   if (driver !== 'af_packet' && driver !== 'af_xdp') throw new Error(`--driver=${driver}: af_packet or af_xdp`);
+  const rxRing = value('rx-ring');
+  if (rxRing !== undefined && rxRing !== 'v2' && rxRing !== 'v3') throw new Error(`--rx-ring=${rxRing}: v2 or v3`);
   return {
+    ...(rxRing ? { rxRing } : {}),
     duts,
     families: fam ? FAMILIES.filter((x) => String(x) === fam) : FAMILIES,
     sizes: size ? SIZES.filter((x) => String(x.label) === size) : SIZES,
@@ -194,7 +199,7 @@ async function runDut(kind: DutKind, gen: XdpGen, plan: ForwardingPlan, opts: Be
   opts.log(`forwarding: ${kind}`);
   const topo = await Topology.create();
   try {
-    const dut = await DUTS[kind]({ topo, gen, driver: plan.driver });
+    const dut = await DUTS[kind]({ topo, gen, driver: plan.driver, ...(plan.rxRing ? { rxRing: plan.rxRing } : {}) });
     try {
       if (dut.notes) outcome.notes = [...dut.notes];
       const withRoutes = kind === 'dataplane' || kind === 'dataplane_graph' || kind === 'kernel';

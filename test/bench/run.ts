@@ -6,6 +6,7 @@
 //          --only forwarding,lpm              --no-dataplane / --no-kernel / --no-xdp / --no-generator
 //          --no-kernel-1m (skip the kernel full-table cases)  --routes=N (full-table size, default 1000000)
 //          --no-full-table  --family=4|6  --size=64|1500  --driver=af_packet|af_xdp (dataplane ports)
+//          --rx-ring=v2|v3 (the dataplane ports' AF_PACKET receive ring)
 import { runBench } from './suite.js';
 import type { BenchOptions } from './sections.js';
 

@@ -1,7 +1,7 @@
 // The control API: typed, validated, errors as exceptions with clear
 // messages; FIB/adjacency dumps and the packet tracer tell the truth.
 import { Dataplane, ValidationError } from '../../dataplane/dataplane.js';
-import { describeRoot, nsTry, sh } from '../helpers/lab.js';
+import { describeRoot, eventually, nsTry, nsx, sh } from '../helpers/lab.js';
 import { buildRouter, learnNeighbors, teardown, type Router } from '../helpers/router.js';
 
 describe('dataplane API without ports', () => {
@@ -75,6 +75,13 @@ describeRoot('dataplane API with ports', () => {
     // dst mac = peer b, src mac = port b, IPv4 ethertype
     expect(adj?.rewrite).toBe(b.mac.replace(/:/g, '') + b.port.mac.replace(/:/g, '') + '0800');
 
+    // One port or pair by index or netdev: the same as in the full lists.
+    expect(r.dp.port(b.port.index)).toEqual(r.dp.ports().find((p) => p.index === b.port.index));
+    expect(r.dp.findPort(b.port.name, r.dut)).toEqual(r.dp.port(b.port.index));
+    expect(r.dp.pair(a.port.index)).toEqual(r.dp.pairs().find((p) => p.port === a.port.index));
+    expect([r.dp.port(99), r.dp.pair(99), r.dp.findPort(b.port.name), r.dp.findPort('nosuch0', r.dut)]).toEqual([undefined, undefined, undefined, undefined]);
+    expect(() => r!.dp.port(-1)).toThrow(ValidationError);
+
     r.dp.trace(4);
     expect((await nsTry(a.ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', b.v4])).out).toContain('2 received');
     const forwarded = r.dp.traceRecords().find((t) => t.rxPort === a.port.index && t.nodes.includes('ip4-rewrite'));
@@ -87,6 +94,11 @@ describe('dataplane sizing', () => {
     expect(() => Dataplane.open({ rxRingSize: 300 })).toThrow(/rxRingSize/);
     expect(() => Dataplane.open({ rxRingSize: 128 })).toThrow(/rxRingSize/);
     expect(() => Dataplane.open({ rxRingSize: 32768 })).toThrow(/rxRingSize/);
+  });
+
+  it('refuses an rxRing other than auto, v2 or v3', () => {
+    expect(() => Dataplane.open({ rxRing: 'v1' as never })).toThrow(/rxRing/);
+    expect(() => Dataplane.open({ rxRing: 'V3' as never })).toThrow(ValidationError);
   });
 });
 
@@ -110,5 +122,56 @@ describeRoot('dataplane sizing with ports', () => {
         dp.close();
       }
     }
+  });
+
+  it('picks the receive ring layout: v2 under the XDP fast path, v3 for the graph, or as rxRing says (same memory)', () => {
+    const cases = [
+      [undefined, 'auto', 'auto', 'v2'], // the fast path takes the port's receive (if usable here)
+      [undefined, 'off', 'auto', 'v3'], // the graph forwards: large batches
+      [undefined, 'auto', 'off', 'v3'], // fast path off for this port
+      ['v2', 'off', 'auto', 'v2'],
+      ['v3', 'auto', 'auto', 'v3'],
+    ] as const;
+    for (const [rxRing, fastPath, portFastPath, want] of cases) {
+      const dp = Dataplane.open({ workers: 1, fastPath, rxRingSize: 256, ...(rxRing ? { rxRing } : {}) });
+      try {
+        const expected = rxRing === undefined && fastPath === 'auto' && portFastPath === 'auto' && !dp.fastPathStatus().usable ? 'v3' : want;
+        const port = dp.addPort({ name: 'rg0', netns: ns, driver: 'af_packet', fastPath: portFastPath });
+        expect({ rxRing, fastPath, portFastPath, got: port.rxRing, bytes: port.rxRingBytes }).toEqual({ rxRing, fastPath, portFastPath, got: expected, bytes: 512 << 10 });
+      } finally {
+        dp.close();
+      }
+    }
+  });
+});
+
+describeRoot('receive ring layouts', () => {
+  let r: Router | undefined;
+  afterEach(async () => {
+    await teardown(r);
+    r = undefined;
+  });
+
+  it('forwards through the graph over a TPACKET_V2 ring (rxRing v2)', async () => {
+    r = await buildRouter(2, { fastPath: 'off', rxRing: 'v2' });
+    await learnNeighbors(r);
+    const [a, b] = r.peers;
+    if (!a || !b) throw new Error('no peers');
+    expect(r.dp.ports().map((p) => p.rxRing)).toEqual(['v2', 'v2']);
+    expect((await nsTry(a.ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', b.v4])).out).toContain('2 received');
+  });
+
+  it('reopens a V2 ring whose slots are too small once the MTU grows, so jumbo frames still arrive', async () => {
+    r = await buildRouter(1, { fastPath: 'off', rxRing: 'v2' });
+    const [a] = r.peers;
+    expect(a?.port.rxRing).toBe('v2');
+    if (!a) throw new Error('no peer');
+    await nsx(a.ns, 'ip', ['link', 'set', a.dev, 'mtu', '9000']);
+    r.dp.setPort(a.port.index, { mtu: 9000 });
+    const rx = () => r!.dp.counters().ports.find((c) => c.port === a.port.index)?.rxBytes ?? 0;
+    const before = rx();
+    // An 8000 B echo request to the mirror's address: a slot sized for 1500 would truncate it.
+    await nsTry(a.ns, 'ping', ['-c', '1', '-W', '1', '-s', '8000', '-M', 'do', a.gw4]);
+    expect(await eventually(() => rx() - before >= 8000)).toBe(true);
   });
 });

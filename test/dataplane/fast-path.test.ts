@@ -8,7 +8,9 @@
 // leaves to the graph (a redirect would lose the note to finish them), as a
 // real wire never carries them. GRO on a peer gives its veth NAPI, which a
 // veth needs to receive XDP redirects.
-import { ValidationError } from '../../dataplane/dataplane.js';
+import { readdirSync, readFileSync } from 'node:fs';
+
+import { Dataplane, ValidationError } from '../../dataplane/dataplane.js';
 import { describeRoot, eventually, nsTry, nsx } from '../helpers/lab.js';
 import { buildRouter, learnNeighbors, teardown, trafficProcess, type Peer, type Router } from '../helpers/router.js';
 
@@ -31,6 +33,18 @@ function counters(r: Router, port: number) {
   const c = r.dp.counters().ports.find((x) => x.port === port);
   if (!c) throw new Error(`no counters for port ${port}`);
   return { ...c, fpRx: c.fastPathRxPackets ?? 0, fpTx: c.fastPathTxPackets ?? 0 };
+}
+
+/** Which of `peers` the fast path sent `host`'s echo requests to ('lost': no answer). */
+async function fastPathEgress(r: Router, from: Peer, peers: Record<string, Peer>, host: string): Promise<string> {
+  await nsTry(from.ns, 'ping', ['-c', '1', '-W', '2', host]); // the peers' own neighbour discovery first
+  const fpTx = () => Object.entries(peers).map(([name, p]) => [name, counters(r, p.port.index).fpTx] as const);
+  const before = fpTx();
+  const got = (await nsTry(from.ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '1', host])).out;
+  if (!got.includes('2 received')) return 'lost';
+  const sent = fpTx().map(([name, n], i) => [name, n - before[i]![1]] as const);
+  const took = sent.filter(([, n]) => n > 0);
+  return took.length === 1 && took[0]![1] >= 2 ? took[0]![0] : JSON.stringify(sent);
 }
 
 /** A router whose peers can all take redirects; resolves once every port says 'active'. */
@@ -115,6 +129,92 @@ describeRoot('XDP fast path', () => {
     r.dp.removeRoute(0, '192.0.2.0/24');
     expect(await ping()).toContain('0 received');
     expect((r.dp.counters().errors.no_route ?? 0) - noRoute0).toBeGreaterThanOrEqual(3);
+  });
+
+  it('finds the longest IPv4 match in its own DIR-24-8: prefixes longer than /24 get a group, withdrawn ones fall back to their cover', async () => {
+    r = await fastRouter(3);
+    const [a, b, c] = r.peers as [Peer, Peer, Peer];
+    const hosts = ['198.51.100.1', '198.51.100.77', '198.51.100.129'];
+    for (const p of [b, c]) for (const h of hosts) await nsx(p.ns, 'ip', ['addr', 'add', `${h}/32`, 'dev', 'lo']);
+    const via = (host: string) => fastPathEgress(r!, a, { b, c }, host);
+    const groups = () => r!.dp.fastPathStatus().ip4Groups;
+    const g0 = groups();
+    expect(r.dp.fastPathStatus().ip4GroupLimit).toBe(32768);
+
+    r.dp.addRoute({ prefix: '198.51.0.0/16', paths: [{ port: b.port.index, via: b.v4 }] });
+    r.dp.addRoute({ prefix: '198.51.100.128/25', paths: [{ port: c.port.index, via: c.v4 }] });
+    r.dp.addRoute({ prefix: '198.51.100.77/32', paths: [{ port: c.port.index, via: c.v4 }] });
+    expect(groups() - g0).toBe(1); // one /24 holds longer prefixes
+    for (const [host, peer] of [[hosts[0], 'b'], [hosts[1], 'c'], [hosts[2], 'c']] as const) expect([host, await via(host!)]).toEqual([host, peer]);
+
+    // A /24 written over a /24 that has a group: only the words it beats change.
+    r.dp.addRoute({ prefix: '198.51.100.0/24', paths: [{ port: c.port.index, via: c.v4 }] });
+    expect(await via('198.51.100.1')).toBe('c');
+    r.dp.removeRoute(0, '198.51.100.0/24');
+    expect(await via('198.51.100.1')).toBe('b');
+
+    // Withdrawn: the /16 covers again, still in XDP; the emptied group is folded back.
+    r.dp.removeRoute(0, '198.51.100.128/25');
+    expect(await via('198.51.100.129')).toBe('b');
+    r.dp.removeRoute(0, '198.51.100.77/32');
+    expect(await via('198.51.100.77')).toBe('b');
+    expect(groups()).toBe(g0);
+    expect(r.dp.fastPathStatus()).toMatchObject({ mapErrors: 0, pending: 0 });
+  });
+
+  it('finds the longest IPv6 match by probing only the lengths that exist near the address; a drop entry stops the search', async () => {
+    r = await fastRouter(3);
+    const [a, b, c] = r.peers as [Peer, Peer, Peer];
+    const hosts = ['3fff:100::1', '3fff:100:0:8000::1', '3fff:100::77', '3fff:2ff::1', '3fff:100:0:4000::1'];
+    for (const p of [b, c]) for (const h of hosts) await nsx(p.ns, 'ip', ['-6', 'addr', 'add', `${h}/128`, 'dev', 'lo']);
+    const via = (host: string) => fastPathEgress(r!, a, { b, c }, host);
+    const to = (port: Peer) => ({ paths: [{ port: port.port.index, via: port.v6 }] });
+    r.dp.addRoute({ prefix: '3fff:100::/32', ...to(b) });
+    r.dp.addRoute({ prefix: '3fff:100:0:8000::/49', ...to(c) });
+    r.dp.addRoute({ prefix: '3fff:100::77/128', ...to(c) });
+    r.dp.addRoute({ prefix: '3fff:200::/24', ...to(b) }); // shorter than /32: the table's own length bits
+    r.dp.addRoute({ prefix: '3fff:100:0:4000::/50', drop: 'blackhole' });
+    const expected = { '3fff:100::1': 'b', '3fff:100:0:8000::1': 'c', '3fff:100::77': 'c', '3fff:2ff::1': 'b', '3fff:100:0:4000::1': 'lost' };
+    for (const [host, peer] of Object.entries(expected)) expect([host, await via(host)]).toEqual([host, peer]);
+
+    // Replaced in place, then withdrawn: the /32 covers again, still in XDP.
+    r.dp.addRoute({ prefix: '3fff:100:0:8000::/49', ...to(b) });
+    expect(await via('3fff:100:0:8000::1')).toBe('b');
+    r.dp.removeRoute(0, '3fff:100:0:8000::/49');
+    expect(await via('3fff:100:0:8000::1')).toBe('b');
+    r.dp.removeRoute(0, '3fff:100::77/128');
+    expect(await via('3fff:100::77')).toBe('b');
+    r.dp.removeRoute(0, '3fff:100:0:4000::/50');
+    expect(await via('3fff:100:0:4000::1')).toBe('b');
+    expect(r.dp.fastPathStatus()).toMatchObject({ mapErrors: 0, pending: 0 });
+  });
+
+  it('costs nothing at rest: with no port to watch, its monitor thread sleeps until there is one', async () => {
+    const monitors = (): Map<string, number> => {
+      const out = new Map<string, number>();
+      for (const t of readdirSync('/proc/self/task')) {
+        try {
+          if (readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() !== 'lcp-fp-monitor') continue;
+          const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/self/task/${t}/status`, 'utf8'));
+          out.set(t, Number(m?.[1] ?? NaN));
+        } catch {
+          // the thread ended meanwhile
+        }
+      }
+      return out;
+    };
+    const before = new Set(monitors().keys());
+    const dp = Dataplane.open({ workers: 1, fastPath: 'auto' });
+    try {
+      const mine = [...monitors().keys()].filter((t) => !before.has(t));
+      expect(mine).toHaveLength(1);
+      const wakeups = () => monitors().get(mine[0]!)!;
+      const w0 = wakeups();
+      await new Promise((res) => setTimeout(res, 1000)); // ten ticks of its 100 ms timer, were it running
+      expect(wakeups() - w0).toBeLessThanOrEqual(1);
+    } finally {
+      dp.close();
+    }
   });
 
   it('steps aside while a trace is armed, so traced packets cross the graph', async () => {

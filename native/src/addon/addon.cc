@@ -82,6 +82,7 @@ Napi::Object port_object(const Napi::Env& env, const PortView& p) {
   o.Set("worker", p.worker);
   o.Set("fastPath", p.fast_path);
   if (p.rx_ring_bytes) o.Set("rxRingBytes", Napi::Number::New(env, double(p.rx_ring_bytes)));
+  if (!p.rx_ring.empty()) o.Set("rxRing", p.rx_ring);
   if (p.parent != kInvalidIndex) {
     o.Set("parent", p.parent);
     o.Set("vlan", p.vlan);
@@ -140,6 +141,8 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
          InstanceMethod<&NativeDataplane::RemoveSubPort>("removeSubPort"),
          InstanceMethod<&NativeDataplane::SetPort>("setPort"),
          InstanceMethod<&NativeDataplane::Ports>("ports"),
+         InstanceMethod<&NativeDataplane::Port>("port"),
+         InstanceMethod<&NativeDataplane::FindPort>("findPort"),
          InstanceMethod<&NativeDataplane::CreatePair>("createPair"),
          InstanceMethod<&NativeDataplane::RemovePair>("removePair"),
          InstanceMethod<&NativeDataplane::TableAdd>("tableAdd"),
@@ -176,6 +179,8 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
         if (!tag.empty()) cfg.owner_tag = tag;
         const std::string fp = get_string(o, "fastPath", false);
         if (!fp.empty()) cfg.fast_path = fp;
+        const std::string ring = get_string(o, "rxRing", false);
+        if (!ring.empty()) cfg.rx_ring = ring;
       }
       dp_ = std::make_unique<Dataplane>(cfg);
       return info.Env().Undefined();
@@ -206,6 +211,8 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
       o.Set("batches", double(v.batches));
       o.Set("maxQueue", double(v.max_queue));
       o.Set("pending", double(v.pending));
+      o.Set("ip4Groups", double(v.ip4_groups));
+      o.Set("ip4GroupLimit", double(v.ip4_group_limit));
       if (!v.last_error.empty()) o.Set("lastError", v.last_error);
       return o;
     });
@@ -275,6 +282,22 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
       Napi::Array a = Napi::Array::New(info.Env(), ports.size());
       for (size_t i = 0; i < ports.size(); ++i) a.Set(uint32_t(i), port_object(info.Env(), ports[i]));
       return a;
+    });
+  }
+
+  // port(index): the port, or undefined.
+  Napi::Value Port(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const std::optional<PortView> p = dp(info.Env()).port(arg_uint(info, 0, "port"));
+      return p ? Napi::Value(port_object(info.Env(), *p)) : info.Env().Undefined();
+    });
+  }
+
+  // findPort(name, netns): the port that took over that netdev, or undefined.
+  Napi::Value FindPort(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const std::optional<PortView> p = dp(info.Env()).find_port(arg_string(info, 0, "name"), arg_string(info, 1, "netns"));
+      return p ? Napi::Value(port_object(info.Env(), *p)) : info.Env().Undefined();
     });
   }
 

@@ -62,6 +62,8 @@ Dataplane::Dataplane(const DataplaneConfig& cfg)
     throw std::invalid_argument("rxRingSize must be a power of two in 256..16384");
   if (cfg_.fast_path != "auto" && cfg_.fast_path != "off")
     throw std::invalid_argument("fastPath must be 'auto' or 'off'");
+  if (cfg_.rx_ring != "auto" && cfg_.rx_ring != "v2" && cfg_.rx_ring != "v3")
+    throw std::invalid_argument("rxRing must be 'auto', 'v2' or 'v3'");
   for (unsigned w = 0; w < cfg_.workers; ++w)
     workers_.push_back(std::make_unique<Worker>(w, rcu_, *fib_, *table_, cfg_.buffers_per_worker));
   if (cfg_.fast_path == "auto") {
@@ -182,7 +184,12 @@ PortView Dataplane::add_port(const std::string& name, const std::string& netns,
   p->index = index;
   p->name = name;
   p->netns = netns;
-  p->io = open_port_io(name, netns, cfg_.rx_ring_frames, driver);
+  // A V3 ring batches well (the graph forwarding at full rate wants it) but
+  // runs a kernel timer per ring forever; where the XDP fast path forwards,
+  // the ring carries only exceptions (punts, glean, ...): V2, no timer.
+  const bool xdp_rx = fast_ && fast_->usable() && fast_path == "auto";
+  const std::string ring = cfg_.rx_ring != "auto" ? cfg_.rx_ring : xdp_rx ? "v2" : "v3";
+  p->io = open_port_io(name, netns, cfg_.rx_ring_frames, ring, driver);
   for (size_t w = 0; w < workers_.size(); ++w) p->tx.push_back(p->io->open_tx());
   p->mac = p->io->link().mac;
   p->mtu = p->io->link().mtu;
@@ -252,7 +259,19 @@ void Dataplane::set_port_locked(Port& p, const PortPatch& patch) {
   if (patch.table) table_slot(*patch.table);  // validate before changing anything
   if (patch.mtu) {
     if (*patch.mtu < 68 || *patch.mtu > 9000) throw std::invalid_argument("mtu must be 68..9000");
-    if (!p.is_sub()) set_netdev_mtu(p.name, p.netns, *patch.mtu);  // a sub-port's MTU is ours only
+    if (!p.is_sub()) {  // a sub-port's MTU is ours only
+      set_netdev_mtu(p.name, p.netns, *patch.mtu);
+      if (std::unique_ptr<io::RxQueue> old = p.io->fit_rx(*patch.mtu)) {
+        // The plan published below moves the worker to the new RX queue; once
+        // no worker can poll the old one, close it and let the new one receive.
+        io::RxQueue* o = old.release();
+        io::PortIo* io = p.io.get();
+        rcu_.retire([o, io] {
+          delete o;
+          io->start_rx();
+        });
+      }
+    }
     p.mtu = *patch.mtu;
   }
   if (patch.up) p.admin_up = *patch.up;
@@ -330,6 +349,19 @@ std::vector<PortView> Dataplane::ports() const {
   return out;
 }
 
+std::optional<PortView> Dataplane::port(uint32_t index) const {
+  std::lock_guard<std::mutex> g(mu_);
+  if (index >= ports_.size() || !ports_[index]) return std::nullopt;
+  return view(*ports_[index]);
+}
+
+std::optional<PortView> Dataplane::find_port(const std::string& name, const std::string& netns) const {
+  std::lock_guard<std::mutex> g(mu_);
+  for (const auto& p : ports_)
+    if (p && !p->is_sub() && p->name == name && p->netns == netns) return view(*p);
+  return std::nullopt;
+}
+
 PortView Dataplane::view(const Port& p) const {
   if (p.is_sub()) {
     const Port& root = root_of(p);
@@ -350,6 +382,7 @@ PortView Dataplane::view(const Port& p) const {
              p.mirror ? p.mirror->adopted() : false};
   v.fast_path = fast_ ? fast_->status(p.index) : "inactive: fastPath off for the dataplane";
   v.rx_ring_bytes = p.io->rx_ring_bytes();
+  v.rx_ring = p.io->rx_ring();
   return v;
 }
 
@@ -660,6 +693,8 @@ FastPathView Dataplane::fast_path() const {
   v.batches = s.batches;
   v.max_queue = s.max_queue;
   v.pending = s.pending;
+  v.ip4_groups = s.ip4_groups;
+  v.ip4_group_limit = s.ip4_group_limit;
   v.last_error = s.last_error;
   return v;
 }

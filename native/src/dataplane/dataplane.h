@@ -31,6 +31,10 @@ struct DataplaneConfig {
   unsigned workers = 1;
   uint32_t buffers_per_worker = 4096;
   uint32_t rx_ring_frames = 0;  // AF_PACKET RX ring per port, in 2 KiB frames (0: the default, 2048)
+  // Its layout (io/af_packet.h AfPacketRxRing): "v2" (no timer), "v3" (blocks, a
+  // timer per ring), "auto": v2 where the XDP fast path takes the port's
+  // receive (the ring only sees what it passes up), v3 where the graph forwards.
+  std::string rx_ring = "auto";
   std::string owner_tag = "kube-lcp";  // marks mirrors we create (ifalias)
   std::string fast_path = "auto";      // "auto" | "off": the XDP fast path (xdp/fast_path.h)
 };
@@ -60,6 +64,7 @@ struct PortView {
   uint16_t vlan = 0, tpid = 0;
   std::string fast_path;  // "active" | "rx-only: <why>" | "inactive: <why>"
   uint64_t rx_ring_bytes = 0;
+  std::string rx_ring;  // "v2" | "v3" (AF_PACKET)
 };
 
 // Port counters include what the XDP fast path forwarded; fp_* is that part.
@@ -80,6 +85,7 @@ struct FastPathView {
   bool usable = false;   // maps made, program loaded
   std::string reason;    // why not usable
   uint64_t map_updates = 0, map_errors = 0, batches = 0, max_queue = 0, pending = 0;
+  uint64_t ip4_groups = 0, ip4_group_limit = 0;  // tbl8 groups of its IPv4 tables
   std::string last_error;
 };
 
@@ -147,6 +153,10 @@ class Dataplane {
   void del_sub_port(uint32_t index);
   void set_port(uint32_t index, const PortPatch& patch);
   std::vector<PortView> ports() const;
+  // One port without building them all (a reconcile per pair looks up its
+  // own port; with 1,000 ports, ports() costs ~2 ms). find_port: by netdev.
+  std::optional<PortView> port(uint32_t index) const;
+  std::optional<PortView> find_port(const std::string& name, const std::string& netns) const;
 
   // Pairs: the port's mirror in Linux (created, or re-adopted if ours).
   PortView create_pair(uint32_t port, const MirrorSpec& spec);

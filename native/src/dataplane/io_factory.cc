@@ -27,8 +27,8 @@ class PairMirrorImpl final : public PairMirror {
 }  // namespace
 
 std::unique_ptr<io::PortIo> open_port_io(const std::string& name, const std::string& netns, uint32_t rx_ring_frames,
-                                         const std::string& driver) {
-  return io::open_port(netns, name, driver, rx_ring_frames);
+                                         const std::string& rx_ring, const std::string& driver) {
+  return io::open_port(netns, name, driver, rx_ring_frames, rx_ring == "v3");
 }
 
 std::unique_ptr<PairMirror> open_mirror(const MirrorRequest& req) {

@@ -15,7 +15,7 @@ namespace lcp {
 
 // driver: "af_packet" | "af_xdp" | "auto" (auto = af_packet: measured fastest on veth).
 std::unique_ptr<io::PortIo> open_port_io(const std::string& name, const std::string& netns, uint32_t rx_ring_frames,
-                                         const std::string& driver);
+                                         const std::string& rx_ring, const std::string& driver);
 
 class PairMirror : public MirrorIo {
  public:

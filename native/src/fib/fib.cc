@@ -175,10 +175,11 @@ struct Fib::Impl {
       if (was_installed) withdraw(t, f, k, len);
       return;
     }
+    const bool fresh = e.installed == kNone;
     e.installed = want;
     if (f == Family::Ip4) t.rt->v4.set(uint32_t(k.hi), len, want);
     else t.rt->v6.set(k.hi, k.lo, len, want);
-    if (obs) obs->prefix_set(t.slot, Prefix{addr_of(f, k), len}, want);
+    if (obs) obs->prefix_set(t.slot, Prefix{addr_of(f, k), len}, want, fresh);
   }
 
   void withdraw(TableCtl& t, Family f, U128 k, uint8_t len) {
@@ -196,7 +197,7 @@ struct Fib::Impl {
     }
     if (f == Family::Ip4) t.rt->v4.remove(uint32_t(k.hi), len, cover_len, cover_lb);
     else t.rt->v6.remove(k.hi, k.lo, len, cover_len, cover_lb);
-    if (obs) obs->prefix_unset(t.slot, Prefix{addr_of(f, k), len});  // the trie falls back to the cover itself
+    if (obs) obs->prefix_unset(t.slot, Prefix{addr_of(f, k), len}, cover_len, cover_lb);
   }
 
   // ---- interface contributions ----
@@ -326,7 +327,7 @@ void Fib::table_del(uint32_t id) {
     for (unsigned len = 0; len <= 128; ++len)
       for (auto& [k, e] : t.fam[f].by_len[len]) {
         if (m.obs && e.installed != kNone)
-          m.obs->prefix_unset(t.slot, Prefix{addr_of(f ? Family::Ip6 : Family::Ip4, k), uint8_t(len)});
+          m.obs->prefix_unset(t.slot, Prefix{addr_of(f ? Family::Ip6 : Family::Ip4, k), uint8_t(len)}, 0, LbDb::kDropLb);
         if (e.route_lb != kNone) m.lbs.release(e.route_lb);
         if (e.iface)
           for (IfaceRef& r : *e.iface) m.lbs.release(r.lb);
@@ -361,7 +362,7 @@ void Fib::set_observer(FibObserver* obs) {
       for (unsigned len = 0; len <= 128; ++len)
         for (auto& [k, e] : t->fam[f].by_len[len])
           if (e.installed != kNone)
-            obs->prefix_set(t->slot, Prefix{addr_of(f ? Family::Ip6 : Family::Ip4, k), uint8_t(len)}, e.installed);
+            obs->prefix_set(t->slot, Prefix{addr_of(f ? Family::Ip6 : Family::Ip4, k), uint8_t(len)}, e.installed, true);
 }
 
 // ---------------------------------------------------------------- ports

@@ -140,8 +140,11 @@ struct PortL2 {
 class FibObserver {
  public:
   virtual ~FibObserver() = default;
-  virtual void prefix_set(uint32_t slot, const Prefix& p, uint32_t lb) = 0;
-  virtual void prefix_unset(uint32_t slot, const Prefix& p) = 0;
+  // fresh: the prefix was not installed before (else its load-balance changes).
+  virtual void prefix_set(uint32_t slot, const Prefix& p, uint32_t lb, bool fresh) = 0;
+  // cover_*: what the prefix's addresses fall back to (the longest shorter
+  // installed prefix; 0 / the drop LB when none), as the LPM was told.
+  virtual void prefix_unset(uint32_t slot, const Prefix& p, uint8_t cover_len, uint32_t cover_lb) = 0;
   virtual void lb_set(uint32_t index, const LoadBalance& lb) = 0;
   virtual void lb_unset(uint32_t index) = 0;
   virtual void adj_set(uint32_t index, const Adjacency& a) = 0;

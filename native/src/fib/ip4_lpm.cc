@@ -11,9 +11,14 @@ constexpr auto kRlx = std::memory_order_relaxed;
 
 Ip4Lpm::Ip4Lpm(Rcu& rcu, uint32_t max_groups)
     : rcu_(rcu),
-      tbl24_(size_t(1) << 24),
-      tbl8_(size_t(max_groups) << 8),
+      own24_(size_t(1) << 24),
+      own8_(size_t(max_groups) << 8),
+      tbl24_(own24_.data()),
+      tbl8_(own8_.data()),
       groups_(std::make_shared<IndexPool>(0, max_groups)) {}
+
+Ip4Lpm::Ip4Lpm(Rcu& rcu, std::atomic<uint32_t>* tbl24, std::atomic<uint32_t>* tbl8, uint32_t max_groups)
+    : rcu_(rcu), tbl24_(tbl24), tbl8_(tbl8), groups_(std::make_shared<IndexPool>(0, max_groups)) {}
 
 void Ip4Lpm::set(uint32_t addr, uint8_t len, uint32_t lb) {
   const uint32_t val = leaf(len, lb);

@@ -11,6 +11,8 @@
 // prefixes is collapsed back into tbl24 and reused only after an Rcu grace
 // period. The LPM knows nothing about routes: the caller (Fib) owns the
 // prefix maps and tells remove() which prefix now covers the deleted one.
+// The tables are its own mapping, or memory the caller lends (the XDP fast
+// path's BPF array maps, mmap()ed: the same words, read by the program).
 #pragma once
 
 #include <atomic>
@@ -29,6 +31,9 @@ class Ip4Lpm {
   static constexpr uint32_t kDefaultGroups = 1u << 19;  // 512 MiB reserved, committed on use
 
   explicit Ip4Lpm(Rcu& rcu, uint32_t max_groups = kDefaultGroups);
+  // Over lent, zeroed memory: 1 << 24 words of tbl24, max_groups << 8 of
+  // tbl8. The lender keeps it mapped for the Ip4Lpm's lifetime.
+  Ip4Lpm(Rcu& rcu, std::atomic<uint32_t>* tbl24, std::atomic<uint32_t>* tbl8, uint32_t max_groups);
 
   // ---- reader: wait-free ----
   uint32_t lookup(uint32_t dst) const {
@@ -36,8 +41,8 @@ class Ip4Lpm {
     if (e & kExt) e = tbl8_[((e & kIndexMask) << 8) | (dst & 0xff)].load(std::memory_order_acquire);
     return e & kIndexMask;
   }
-  const std::atomic<uint32_t>* tbl24() const { return tbl24_.data(); }
-  const std::atomic<uint32_t>* tbl8() const { return tbl8_.data(); }
+  const std::atomic<uint32_t>* tbl24() const { return tbl24_; }
+  const std::atomic<uint32_t>* tbl8() const { return tbl8_; }
 
   // ---- writer: serialised by the caller ----
   // Add or replace addr/len -> lb. Throws std::runtime_error when out of tbl8 groups.
@@ -51,12 +56,13 @@ class Ip4Lpm {
  private:
   static uint32_t leaf(uint8_t depth, uint32_t lb) { return (uint32_t(depth) << 24) | lb; }
   static uint8_t depth_of(uint32_t e) { return (e >> 24) & 0x3f; }
-  std::atomic<uint32_t>* group(uint32_t g) const { return tbl8_.data() + (size_t(g) << 8); }
+  std::atomic<uint32_t>* group(uint32_t g) const { return tbl8_ + (size_t(g) << 8); }
   void collapse_if_short(uint32_t i24, uint32_t g);
 
   Rcu& rcu_;
-  MappedArray<std::atomic<uint32_t>> tbl24_;
-  MappedArray<std::atomic<uint32_t>> tbl8_;
+  MappedArray<std::atomic<uint32_t>> own24_, own8_;  // empty when the memory is lent
+  std::atomic<uint32_t>* tbl24_;
+  std::atomic<uint32_t>* tbl8_;
   std::shared_ptr<IndexPool> groups_;
   uint32_t groups_in_use_ = 0;
 };

@@ -55,22 +55,49 @@ std::string driver_name(const std::string& ifname) {
 
 // ---------------------------------------------------------------- RX
 
-AfPacketRx::AfPacketRx(const std::string& object, int ifindex, bool p2p, const AfPacketOptions& o)
-    : block_size_(o.rx_block_size), block_count_(o.rx_block_count), p2p_(p2p) {
+AfPacketRx::AfPacketRx(const std::string& object, int ifindex, bool p2p, uint16_t mtu, const AfPacketOptions& o,
+                       bool start)
+    : object_(object), ifindex_(ifindex), v3_(o.rx_ring == AfPacketRxRing::V3), p2p_(p2p) {
   // Protocol 0 at socket(): nothing is queued until the ring exists and bind()
   // names ETH_P_ALL, so the ring never misses or double-buffers a frame.
   fd_.reset(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd_) throw make_error("open rx packet socket", object, errno);
-  int v = TPACKET_V3;
-  set_opt(fd_.get(), PACKET_VERSION, &v, sizeof(v), "set TPACKET_V3", object);
-  tpacket_req3 req{};
-  req.tp_block_size = block_size_;
-  req.tp_block_nr = block_count_;
-  req.tp_frame_size = 2048;  // only a sizing unit in V3: frames are packed
-  req.tp_frame_nr = block_size_ / req.tp_frame_size * block_count_;
-  req.tp_retire_blk_tov = o.rx_retire_ms;
-  set_opt(fd_.get(), PACKET_RX_RING, &req, sizeof(req), "set rx ring", object);
-  size_t len = size_t(block_size_) * block_count_;
+  // Both layouts get the memory of o.rx_block_size * o.rx_block_count.
+  const size_t budget = size_t(o.rx_block_size) * o.rx_block_count;
+  size_t len = 0;
+  if (v3_) {
+    block_size_ = o.rx_block_size;
+    block_count_ = o.rx_block_count;
+    int v = TPACKET_V3;
+    set_opt(fd_.get(), PACKET_VERSION, &v, sizeof(v), "set TPACKET_V3", object);
+    tpacket_req3 req{};
+    req.tp_block_size = block_size_;
+    req.tp_block_nr = block_count_;
+    req.tp_frame_size = 2048;  // only a sizing unit in V3: frames are packed
+    req.tp_frame_nr = block_size_ / req.tp_frame_size * block_count_;
+    req.tp_retire_blk_tov = o.rx_retire_ms;
+    set_opt(fd_.get(), PACKET_RX_RING, &req, sizeof(req), "set rx ring", object);
+    len = size_t(block_size_) * block_count_;
+  } else {
+    int v = TPACKET_V2;
+    set_opt(fd_.get(), PACKET_VERSION, &v, sizeof(v), "set TPACKET_V2", object);
+    // A slot holds the header, then the frame placed so that its L3 header is
+    // 16-aligned (tpacket_rcv: at most TPACKET_ALIGN(hdrlen + 16) before L3).
+    // At least a 1500 MTU's frames, so the usual raise to 1500 keeps the ring.
+    max_frame_ = std::min<uint32_t>(frame_for_mtu(std::max<uint16_t>(mtu, 1500), p2p), kMaxFrame);
+    slot_size_ = TPACKET_ALIGN(TPACKET_ALIGN(TPACKET2_HDRLEN + 16) + max_frame_);
+    block_size_ = 64 * 1024;  // ~40 slots of a 1500 MTU, 7 of a 9000 one
+    frames_per_block_ = block_size_ / slot_size_;
+    block_count_ = std::max<uint32_t>(2, uint32_t(budget / block_size_));
+    slot_count_ = frames_per_block_ * block_count_;
+    tpacket_req req{};
+    req.tp_block_size = block_size_;
+    req.tp_block_nr = block_count_;
+    req.tp_frame_size = slot_size_;
+    req.tp_frame_nr = slot_count_;
+    set_opt(fd_.get(), PACKET_RX_RING, &req, sizeof(req), "set rx ring", object);
+    len = size_t(block_size_) * block_count_;
+  }
   void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_.get(), 0);
   if (p == MAP_FAILED) throw make_error("mmap rx ring", object, errno);
   ring_ = Mapping(p, len);
@@ -82,10 +109,63 @@ AfPacketRx::AfPacketRx(const std::string& object, int ifindex, bool p2p, const A
   // Frames the kernel (or a TX socket) sends out are not input.
   int one = 1;
   set_opt(fd_.get(), PACKET_IGNORE_OUTGOING, &one, sizeof(one), "ignore outgoing", object);
-  bind_to(fd_.get(), ifindex, ETH_P_ALL, object);
+  if (start) this->start();
 }
 
+void AfPacketRx::start() { bind_to(fd_.get(), ifindex_, ETH_P_ALL, object_); }
+
 uint32_t AfPacketRx::rx_burst(BufferPool& pool, Buffer** out, uint32_t max) {
+  const uint32_t got = v3_ ? burst_v3(pool, out, max) : burst_v2(pool, out, max);
+  packets_.add(got);
+  return got;
+}
+
+bool AfPacketRx::take(BufferPool& pool, const uint8_t* frame, uint32_t len, uint32_t wire_len, uint32_t status,
+                      uint16_t tci, uint16_t tpid_meta, Buffer** out, uint32_t& got) {
+  const bool vlan = !p2p_ && (status & TP_STATUS_VLAN_VALID);
+  const uint32_t total = len + (vlan ? 4 : 0);
+  if (wire_len != len || total > kMaxFrame || (vlan && len < 12)) {
+    oversize_.add();
+    return true;
+  }
+  Buffer* b = pool.alloc();
+  if (!b) return false;  // leave it in the ring: the next burst retries
+  uint8_t* d = b->data();
+  if (vlan) {
+    // The kernel moved the tag into metadata; the graph wants the wire frame.
+    const uint16_t tpid = (status & TP_STATUS_VLAN_TPID_VALID) ? tpid_meta : ETH_P_8021Q;
+    std::memcpy(d, frame, 12);
+    d[12] = uint8_t(tpid >> 8), d[13] = uint8_t(tpid);
+    d[14] = uint8_t(tci >> 8), d[15] = uint8_t(tci);
+    std::memcpy(d + 16, frame + 12, len - 12);
+  } else {
+    std::memcpy(d, frame, len);
+  }
+  b->length = static_cast<uint16_t>(total);
+  if ((status & TP_STATUS_CSUMNOTREADY) && finish_partial_csum_parsed(d, total, !p2p_)) csum_fixed_.add();
+  out[got++] = b;
+  bytes_.add(total);
+  return true;
+}
+
+uint32_t AfPacketRx::burst_v2(BufferPool& pool, Buffer** out, uint32_t max) {
+  uint32_t got = 0;
+  while (got < max) {
+    auto* h = reinterpret_cast<tpacket2_hdr*>(ring_.data() + size_t(slot_ / frames_per_block_) * block_size_ +
+                                              size_t(slot_ % frames_per_block_) * slot_size_);
+    // Acquire: the kernel writes the frame, then hands the slot over via status.
+    const uint32_t st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+    if (!(st & TP_STATUS_USER)) break;
+    if (!take(pool, reinterpret_cast<uint8_t*>(h) + h->tp_mac, h->tp_snaplen, h->tp_len, st, h->tp_vlan_tci,
+              h->tp_vlan_tpid, out, got))
+      break;
+    __atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+    slot_ = slot_ + 1 == slot_count_ ? 0 : slot_ + 1;
+  }
+  return got;
+}
+
+uint32_t AfPacketRx::burst_v3(BufferPool& pool, Buffer** out, uint32_t max) {
   uint32_t got = 0;
   while (got < max) {
     auto* bd = reinterpret_cast<tpacket_block_desc*>(ring_.data() + size_t(block_) * block_size_);
@@ -97,32 +177,9 @@ uint32_t AfPacketRx::rx_burst(BufferPool& pool, Buffer** out, uint32_t max) {
     }
     while (left_ && got < max) {
       auto* h = reinterpret_cast<tpacket3_hdr*>(next_);
-      const uint8_t* frame = next_ + h->tp_mac;
-      uint32_t len = h->tp_snaplen;
-      bool vlan = !p2p_ && (h->tp_status & TP_STATUS_VLAN_VALID);
-      uint32_t total = len + (vlan ? 4 : 0);
-      if (h->tp_len != h->tp_snaplen || total > kMaxFrame || (vlan && len < 12)) {
-        oversize_.add();
-      } else {
-        Buffer* b = pool.alloc();
-        if (!b) break;  // leave it in the ring: the next burst retries
-        uint8_t* d = b->data();
-        if (vlan) {
-          // The kernel moved the tag into metadata; the graph wants the wire frame.
-          uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) ? h->hv1.tp_vlan_tpid : ETH_P_8021Q;
-          std::memcpy(d, frame, 12);
-          d[12] = uint8_t(tpid >> 8), d[13] = uint8_t(tpid);
-          d[14] = uint8_t(h->hv1.tp_vlan_tci >> 8), d[15] = uint8_t(h->hv1.tp_vlan_tci);
-          std::memcpy(d + 16, frame + 12, len - 12);
-        } else {
-          std::memcpy(d, frame, len);
-        }
-        b->length = static_cast<uint16_t>(total);
-        if ((h->tp_status & TP_STATUS_CSUMNOTREADY) && finish_partial_csum_parsed(d, total, !p2p_))
-          csum_fixed_.add();
-        out[got++] = b;
-        bytes_.add(total);
-      }
+      if (!take(pool, next_ + h->tp_mac, h->tp_snaplen, h->tp_len, h->tp_status, h->hv1.tp_vlan_tci,
+                h->hv1.tp_vlan_tpid, out, got))
+        break;
       next_ += h->tp_next_offset;
       --left_;
     }
@@ -131,7 +188,6 @@ uint32_t AfPacketRx::rx_burst(BufferPool& pool, Buffer** out, uint32_t max) {
     next_ = nullptr;
     block_ = (block_ + 1) % block_count_;
   }
-  packets_.add(got);
   return got;
 }
 
@@ -283,7 +339,17 @@ AfPacketPort::AfPacketPort(const std::string& netns, const std::string& ifname, 
   if (o.guard_kernel) guard_ = std::make_unique<KernelGuard>(netns, ifname);
   if (opts_.tx_mode == AfPacketTxMode::Auto)
     opts_.tx_mode = link_.p2p || driver_name(ifname) == "veth" ? AfPacketTxMode::Copy : AfPacketTxMode::Ring;
-  rx_ = std::make_unique<AfPacketRx>(object_, link_.ifindex, link_.p2p, opts_);
+  rx_ = std::make_unique<AfPacketRx>(object_, link_.ifindex, link_.p2p, link_.mtu, opts_);
+}
+
+std::unique_ptr<RxQueue> AfPacketPort::fit_rx(uint16_t mtu) {
+  if (AfPacketRx::frame_for_mtu(mtu, link_.p2p) <= rx_->max_frame()) return nullptr;
+  NetnsGuard ns(netns_);
+  // Not bound yet: the old ring receives until the workers have left it.
+  auto next = std::make_unique<AfPacketRx>(object_, link_.ifindex, link_.p2p, mtu, opts_, false);
+  std::unique_ptr<RxQueue> old = std::move(rx_);
+  rx_ = std::move(next);
+  return old;
 }
 
 std::unique_ptr<TxQueue> AfPacketPort::open_tx() {

@@ -9,9 +9,10 @@
 namespace lcp::io {
 
 std::unique_ptr<PortIo> open_port(const std::string& netns, const std::string& ifname,
-                                  const std::string& driver, uint32_t rx_ring_frames) {
+                                  const std::string& driver, uint32_t rx_ring_frames, bool rx_v3) {
   if (driver == "af_packet" || driver == "auto") {
     AfPacketOptions o;
+    o.rx_ring = rx_v3 ? AfPacketRxRing::V3 : AfPacketRxRing::V2;
     // A block holds block_size / 2 KiB full-size frames (more small ones): the
     // ring keeps the block size (a jumbo must fit) and scales the block count.
     if (rx_ring_frames) o.rx_block_count = std::max<uint32_t>(2, rx_ring_frames / (o.rx_block_size / 2048));

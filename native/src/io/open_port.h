@@ -12,8 +12,9 @@ namespace lcp::io {
 // AF_XDP here serves queue 0 only, so on a multi-queue NIC it would drop the
 // other queues' traffic. Choose "af_xdp" explicitly for single-queue or
 // zero-copy setups. Throws IoError (EINVAL for an unknown driver).
-// `rx_ring_frames` sizes AF_PACKET's RX ring (0: its default); AF_XDP keeps its own.
+// `rx_ring_frames` sizes AF_PACKET's RX ring (0: its default), `rx_v3` picks
+// its layout (AfPacketRxRing); AF_XDP keeps its own.
 std::unique_ptr<PortIo> open_port(const std::string& netns, const std::string& ifname,
-                                  const std::string& driver, uint32_t rx_ring_frames = 0);
+                                  const std::string& driver, uint32_t rx_ring_frames = 0, bool rx_v3 = true);
 
 }  // namespace lcp::io

@@ -70,6 +70,13 @@ class PortIo {
   virtual std::unique_ptr<TxQueue> open_tx() = 0;
   virtual const char* driver() const = 0;  // "af_packet" | "af_xdp"
   virtual uint64_t rx_ring_bytes() const { return 0; }  // memory of the RX ring (AF_PACKET)
+  virtual const char* rx_ring() const { return ""; }     // its layout: "v2" | "v3" (AF_PACKET)
+  // The netdev's MTU grew to `mtu`: if the RX queue cannot take such frames,
+  // a new one replaces it (not yet receiving) and the old one is returned, to
+  // be freed once no worker polls it; then start_rx() lets the new one
+  // receive. So no frame is read twice. Null: the current queue fits.
+  virtual std::unique_ptr<RxQueue> fit_rx(uint16_t mtu) { return nullptr; }
+  virtual void start_rx() {}
   virtual XdpShare xdp_share() const { return {}; }
 };
 

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <pthread.h>
@@ -23,6 +24,7 @@
 #include <cstring>
 #include <map>
 
+#include "fib/ip4_lpm.h"
 #include "io/netns.h"
 #include "xdp/fastpath_abi.h"
 #include "xdp/fastpath_bpf_obj.h"  // generated: kFastPathBpfObj (embed_bpf.sh)
@@ -215,7 +217,8 @@ int gro_get_set(const std::string& netns, const std::string& name, bool* get, co
   return 0;
 }
 
-const char* kSharedMaps[] = {"fp_config", "fp_ports", "fp_tx", "fp_fib4", "fp_fib6", "fp_lbs", "fp_adjs", "fp_stats"};
+const char* kSharedMaps[] = {"fp_config", "fp_ports", "fp_tx",  "fp_tbl24", "fp_tbl8", "fp_fib6",
+                             "fp_lens6",  "fp_short6", "fp_lbs", "fp_adjs",  "fp_stats"};
 
 }  // namespace
 
@@ -301,6 +304,7 @@ struct FastPath::Port {
 };
 
 FastPath::FastPath() {
+  static_assert(kLens6Bytes == size_t(FP_LENS6_BUCKETS) * sizeof(fp_lens6) && FP_MAX_TABLES * 8 <= kShort6Bytes);
   libbpf_set_print(libbpf_print);
   ncpus_ = libbpf_num_possible_cpus();
   if (ncpus_ < 1) ncpus_ = 1;
@@ -320,8 +324,18 @@ FastPath::FastPath() {
   cfg_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_config");
   ports_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_ports");
   tx_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_tx");
-  fib4_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_fib4");
+  tbl24_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_tbl24");
+  tbl8_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_tbl8");
   fib6_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_fib6");
+  // The IPv6 length bits are written in place (fastpath_abi.h).
+  lens6_ = static_cast<fp_lens6*>(::mmap(nullptr, kLens6Bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+                                         bpf_object__find_map_fd_by_name(obj, "fp_lens6"), 0));
+  short6_ = static_cast<uint64_t*>(::mmap(nullptr, kShort6Bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+                                          bpf_object__find_map_fd_by_name(obj, "fp_short6"), 0));
+  if (lens6_ == MAP_FAILED || short6_ == MAP_FAILED) {
+    why_ = err_text("map the fast path's IPv6 length arrays", errno);
+    return;
+  }
   lbs_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_lbs");
   adjs_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_adjs");
   stats_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_stats");
@@ -355,6 +369,8 @@ FastPath::~FastPath() {
   q_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
   for (uint32_t i = 0; i < ports_.size(); ++i) detach(i);
+  if (lens6_ && lens6_ != MAP_FAILED) ::munmap(lens6_, kLens6Bytes);
+  if (short6_ && short6_ != MAP_FAILED) ::munmap(short6_, kShort6Bytes);
 }
 
 std::shared_ptr<FastPath::Prog> FastPath::load_prog(int xsk_map_fd, std::string& why) {
@@ -596,11 +612,14 @@ FastPathCounters FastPath::counters(uint32_t index) const {
 }
 
 void FastPath::set_bypass(bool on) {
-  std::lock_guard g(mu_);
-  bypass_trace_ = on;
-  const fp_config c{uint32_t(on || fib_broken_.load()), 0};
-  const uint32_t zero = 0;
-  if (cfg_fd_ >= 0) bpf_map_update_elem(cfg_fd_, &zero, &c, BPF_ANY);
+  {
+    std::lock_guard g(mu_);
+    bypass_trace_ = on;
+    const fp_config c{uint32_t(on || fib_broken_.load()), 0};
+    const uint32_t zero = 0;
+    if (cfg_fd_ >= 0) bpf_map_update_elem(cfg_fd_, &zero, &c, BPF_ANY);
+  }
+  if (on) kick_monitor();  // it may be sleeping without a tick (nothing to watch)
 }
 
 void FastPath::set_trace_probe(std::function<bool()> probe) {
@@ -701,10 +720,19 @@ void FastPath::monitor_loop() {
       pfds.push_back({mnl_socket_get_fd(w->ntf.get()), POLLIN, 0});
       polled.push_back(w.get());
     }
+    // No watched port and no trace: nothing for the tick to do, so no wakeups
+    // until a kick (a port attached, a trace armed, stop).
+    bool idle;
+    {
+      std::lock_guard g(mu_);
+      idle = !bypass_trace_ && watches.empty() && watch_errors.empty() && dirty_.empty();
+    }
     const auto now = std::chrono::steady_clock::now();
     const int timeout_ms =
-        now >= next_tick ? 0
-                         : int(std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now).count()) + 1;
+        idle ? -1
+        : now >= next_tick
+            ? 0
+            : int(std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now).count()) + 1;
     if (::poll(pfds.data(), pfds.size(), timeout_ms) < 0 && errno != EINTR) {
       std::this_thread::sleep_for(kTick);  // cannot happen with valid fds; never spin
       continue;
@@ -763,6 +791,8 @@ FastPath::Stats FastPath::stats() const {
   s.map_errors = map_errors_.load();
   s.batches = batches_.load();
   s.max_queue = max_queue_.load();
+  s.ip4_groups = lpm4_groups_.load();
+  s.ip4_group_limit = FP_TBL8_GROUPS;
   {
     std::lock_guard q(q_mu_);
     s.pending = q_enqueued_ - q_applied_;
@@ -802,16 +832,16 @@ void FastPath::enqueue(const Op& op) {
   q_cv_.notify_one();
 }
 
-void FastPath::prefix_set(uint32_t slot, const fib::Prefix& p, uint32_t lb) {
+void FastPath::prefix_set(uint32_t slot, const fib::Prefix& p, uint32_t lb, bool fresh) {
   if (!usable_) return;
-  Op op{p.addr.family == fib::Family::Ip4 ? Op::Set4 : Op::Set6, p.len, slot, lb, 0, {}};
+  Op op{p.addr.family == fib::Family::Ip4 ? Op::Set4 : Op::Set6, p.len, slot, lb, fresh ? 1u : 0u, {}};
   std::memcpy(op.addr, p.addr.b.data(), 16);
   enqueue(op);
 }
 
-void FastPath::prefix_unset(uint32_t slot, const fib::Prefix& p) {
+void FastPath::prefix_unset(uint32_t slot, const fib::Prefix& p, uint8_t cover_len, uint32_t cover_lb) {
   if (!usable_) return;
-  Op op{p.addr.family == fib::Family::Ip4 ? Op::Unset4 : Op::Unset6, p.len, slot, 0, 0, {}};
+  Op op{p.addr.family == fib::Family::Ip4 ? Op::Unset4 : Op::Unset6, p.len, slot, cover_lb, cover_len, {}};
   std::memcpy(op.addr, p.addr.b.data(), 16);
   enqueue(op);
 }
@@ -887,7 +917,8 @@ void FastPath::apply(Queue& q) {
       case Op::Unset6: {
         size_t j = i + 1;
         while (j < n && q.ops[j].kind == op.kind && j - i < 8192) ++j;
-        apply_prefix_run(&q.ops[i], j - i);
+        if (op.kind == Op::Set4 || op.kind == Op::Unset4) apply_prefix4_run(&q.ops[i], j - i);
+        else apply_prefix6_run(&q.ops[i], j - i);
         i = j;
         continue;
       }
@@ -900,51 +931,197 @@ void FastPath::apply(Queue& q) {
   }
 }
 
-// A run of one kind of prefix op: one batch syscall per run (the kernel's
-// generic batch loops over the trie's own update/delete).
-void FastPath::apply_prefix_run(const Op* ops, size_t n) {
+// A table slot's IPv4 DIR-24-8: the two arrays the program reads (created
+// here, put in fp_tbl24 / fp_tbl8 at the slot, mapped shared) and the FIB's
+// own Ip4Lpm over that memory, so an update is a few stores, no syscall.
+struct FastPath::Lpm4 {
+  io::UniqueFd t24_fd, t8_fd;
+  void* t24 = MAP_FAILED;
+  void* t8 = MAP_FAILED;
+  std::unique_ptr<fib::Ip4Lpm> lpm;
+  static constexpr size_t k24Bytes = size_t(1) << 16 << 10;  // 65536 rows of 256 words
+  static constexpr size_t k8Bytes = size_t(FP_TBL8_GROUPS) << 10;
+  ~Lpm4() {
+    lpm.reset();
+    if (t24 != MAP_FAILED) ::munmap(t24, k24Bytes);
+    if (t8 != MAP_FAILED) ::munmap(t8, k8Bytes);
+  }
+};
+
+static_assert(FP_MAX_TABLES == fib::kMaxTables, "a map-of-maps slot per FIB table slot");
+
+FastPath::Lpm4* FastPath::lpm4(uint32_t slot) {
+  if (lpm4_.size() <= slot) lpm4_.resize(slot + 1);
+  if (lpm4_[slot]) return lpm4_[slot].get();
+  auto t = std::make_unique<Lpm4>();
+  LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_MMAPABLE);
+  t->t24_fd.reset(bpf_map_create(BPF_MAP_TYPE_ARRAY, "fp_t24", 4, sizeof(fp_words), 1u << 16, &mo));
+  if (!t->t24_fd) {
+    fib_failed("fast path IPv4 table (tbl24 array)", errno);
+    return nullptr;
+  }
+  t->t8_fd.reset(bpf_map_create(BPF_MAP_TYPE_ARRAY, "fp_t8", 4, sizeof(fp_words), FP_TBL8_GROUPS, &mo));
+  if (!t->t8_fd) {
+    fib_failed("fast path IPv4 table (tbl8 array)", errno);
+    return nullptr;
+  }
+  t->t24 = ::mmap(nullptr, Lpm4::k24Bytes, PROT_READ | PROT_WRITE, MAP_SHARED, t->t24_fd.get(), 0);
+  if (t->t24 == MAP_FAILED) {
+    fib_failed("map the fast path IPv4 tbl24", errno);
+    return nullptr;
+  }
+  t->t8 = ::mmap(nullptr, Lpm4::k8Bytes, PROT_READ | PROT_WRITE, MAP_SHARED, t->t8_fd.get(), 0);
+  if (t->t8 == MAP_FAILED) {
+    fib_failed("map the fast path IPv4 tbl8", errno);
+    return nullptr;
+  }
+  t->lpm = std::make_unique<fib::Ip4Lpm>(lpm4_rcu_, static_cast<std::atomic<uint32_t>*>(t->t24),
+                                         static_cast<std::atomic<uint32_t>*>(t->t8), FP_TBL8_GROUPS);
+  // tbl8 first: a tbl24 word never points at a group the program cannot find.
+  int fd = t->t8_fd.get();
+  if (bpf_map_update_elem(tbl8_fd_, &slot, &fd, BPF_ANY) < 0) {
+    fib_failed("fast path fp_tbl8 update", errno);
+    return nullptr;
+  }
+  fd = t->t24_fd.get();
+  if (bpf_map_update_elem(tbl24_fd_, &slot, &fd, BPF_ANY) < 0) {
+    fib_failed("fast path fp_tbl24 update", errno);
+    return nullptr;
+  }
+  lpm4_[slot] = std::move(t);
+  return lpm4_[slot].get();
+}
+
+// Updating a map-of-maps slot makes the kernel wait for every running BPF
+// program (synchronize_rcu in the bpf() syscall): after it, no program still
+// holds a tbl24 word read before a group was folded back, so the group may be
+// reused. Writing the slot's own array again changes nothing else.
+void FastPath::sync_bpf_readers(uint32_t slot) {
+  const int fd = lpm4_[slot]->t24_fd.get();
+  if (bpf_map_update_elem(tbl24_fd_, &slot, &fd, BPF_ANY) < 0) return fib_failed("fast path fp_tbl24 sync", errno);
+  lpm4_rcu_.reclaim();  // no workers: runs what waited, now that the kernel's readers are done
+}
+
+// IPv4 prefix ops: the same DIR-24-8 updates the FIB made to its own table,
+// on the program's memory (single 32-bit stores, groups published last).
+void FastPath::apply_prefix4_run(const Op* ops, size_t n) {
   if (fib_broken_.load(std::memory_order_relaxed)) return;
-  const bool v4 = ops[0].kind == Op::Set4 || ops[0].kind == Op::Unset4;
-  const bool set = ops[0].kind == Op::Set4 || ops[0].kind == Op::Set6;
-  const int fd = v4 ? fib4_fd_ : fib6_fd_;
-  const size_t key_size = v4 ? sizeof(fp_key4) : sizeof(fp_key6);
-  thread_local std::vector<uint8_t> keys;
+  map_updates_.fetch_add(n, std::memory_order_relaxed);
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  for (size_t i = 0; i < n; ++i) {
+    const Op& op = ops[i];
+    const uint32_t addr = (uint32_t(op.addr[0]) << 24) | (uint32_t(op.addr[1]) << 16) | (uint32_t(op.addr[2]) << 8) | op.addr[3];
+    if (op.kind == Op::Set4) {
+      Lpm4* t = lpm4(op.slot);
+      if (!t) return;
+      try {
+        t->lpm->set(addr, op.len, op.value);
+      } catch (const std::exception&) {
+        // A prefix missing here would let its cover forward what it should not.
+        return fib_failed("fast path IPv4 table: all " + std::to_string(FP_TBL8_GROUPS) + " tbl8 groups in use", ENOSPC);
+      }
+    } else if (op.slot < lpm4_.size() && lpm4_[op.slot]) {
+      Lpm4& t = *lpm4_[op.slot];
+      const uint32_t groups = t.lpm->groups_in_use();
+      t.lpm->remove(addr, op.len, op.aux, op.value);
+      if (t.lpm->groups_in_use() < groups) sync_bpf_readers(op.slot);
+    }
+  }
+  uint64_t groups = 0;
+  for (const auto& t : lpm4_)
+    if (t) groups += t->lpm->groups_in_use();
+  lpm4_groups_.store(groups, std::memory_order_relaxed);
+}
+
+// A run of one kind of IPv6 prefix op: one batch syscall per run for the
+// hash, and the length bits around it (set once a prefix is in, cleared
+// before the last of its length in the bucket leaves).
+void FastPath::apply_prefix6_run(const Op* ops, size_t n) {
+  if (fib_broken_.load(std::memory_order_relaxed)) return;
+  const bool set = ops[0].kind == Op::Set6;
+  thread_local std::vector<fp_key6> keys;
   thread_local std::vector<uint32_t> values;
-  keys.resize(n * key_size);
+  keys.resize(n);
   values.resize(n);
   for (size_t i = 0; i < n; ++i) {
-    uint8_t* k = keys.data() + i * key_size;
-    const uint32_t plen = 32u + ops[i].len;
-    std::memcpy(k, &plen, 4);
-    std::memcpy(k + 4, &ops[i].slot, 4);
-    std::memcpy(k + 8, ops[i].addr, v4 ? 4 : 16);
+    fp_key6& k = keys[i];
+    k = fp_key6{};
+    k.table = ops[i].slot;
+    k.len = ops[i].len;
+    for (int b = 0; b < 8; ++b) {
+      k.hi = (k.hi << 8) | ops[i].addr[b];
+      k.lo = (k.lo << 8) | ops[i].addr[8 + b];
+    }
     values[i] = ops[i].value;
   }
   map_updates_.fetch_add(n, std::memory_order_relaxed);
   batches_.fetch_add(1, std::memory_order_relaxed);
+  if (!set)
+    for (size_t i = 0; i < n; ++i) count_len6(keys[i], -1);
+  if (!write_fib6(set, keys.data(), values.data(), n)) return;
+  if (set)
+    for (size_t i = 0; i < n; ++i)
+      if (ops[i].aux) count_len6(keys[i], +1);  // fresh: a replaced prefix is counted already
+}
+
+// One more or one less prefix of k's length where k's lookups look: the
+// bit goes on with the first and off with the last.
+void FastPath::count_len6(const fp_key6& k, int delta) {
+  uint64_t* word;
+  uint64_t bit;
+  uint64_t key;
+  if (k.len >= 32) {
+    const uint32_t b = fp_lens6_bucket(k.table, uint32_t(k.hi >> 32));
+    const uint32_t i = k.len - 32;
+    word = &lens6_[b].w[i / 64];
+    bit = 1ull << (i % 64);
+    key = (uint64_t(b) << 8) | k.len;
+  } else {
+    word = &short6_[k.table];
+    bit = 1ull << k.len;
+    key = (uint64_t(1) << 40) | (uint64_t(k.table) << 8) | k.len;
+  }
+  if (delta > 0) {
+    if (len6_count_[key]++ == 0) __atomic_fetch_or(word, bit, __ATOMIC_RELEASE);
+    return;
+  }
+  auto it = len6_count_.find(key);
+  if (it == len6_count_.end()) return;
+  if (--it->second == 0) {
+    __atomic_fetch_and(word, ~bit, __ATOMIC_RELEASE);
+    len6_count_.erase(it);
+  }
+}
+
+bool FastPath::write_fib6(bool set, const fp_key6* keys, const uint32_t* values, size_t n) {
+  const int fd = fib6_fd_;
   size_t done = 0;
   while (done < n) {
     uint32_t count = uint32_t(n - done);
-    const int rc = set ? bpf_map_update_batch(fd, keys.data() + done * key_size, values.data() + done, &count, nullptr)
-                       : bpf_map_delete_batch(fd, keys.data() + done * key_size, &count, nullptr);
-    if (rc == 0) return;
+    const int rc = set ? bpf_map_update_batch(fd, keys + done, values + done, &count, nullptr)
+                       : bpf_map_delete_batch(fd, keys + done, &count, nullptr);
+    if (rc == 0) return true;
     const int err = errno;
     done += count;  // processed before the failing one
     if (err == EINVAL || err == kENOTSUPP || err == EOPNOTSUPP) {
-      // No batch ops for tries on this kernel: one syscall each.
+      // No batch ops for this map on this kernel: one syscall each.
       for (; done < n; ++done) {
-        const uint8_t* k = keys.data() + done * key_size;
-        const int r = set ? bpf_map_update_elem(fd, k, &values[done], BPF_ANY) : bpf_map_delete_elem(fd, k);
-        if (r < 0 && !(errno == ENOENT && !set)) return fib_failed("fast path FIB map update", errno);
+        const int r = set ? bpf_map_update_elem(fd, &keys[done], &values[done], BPF_ANY) : bpf_map_delete_elem(fd, &keys[done]);
+        if (r < 0 && !(errno == ENOENT && !set)) {
+          fib_failed("fast path FIB map update", errno);
+          return false;
+        }
       }
-      return;
+      return true;
     }
     if (err == ENOENT && !set) {  // deleting what is not there: skip it, go on
       ++done;
       continue;
     }
-    return fib_failed(set ? "fast path FIB map update" : "fast path FIB map delete", err);
+    fib_failed(set ? "fast path FIB map update" : "fast path FIB map delete", err);
+    return false;
   }
+  return true;
 }
 
 void FastPath::apply_lb(uint32_t index, const fib::LoadBalance* lb) {

@@ -25,12 +25,16 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "core/rcu.h"
 #include "fib/fib.h"
 #include "io/fd.h"
 
 struct bpf_object;
+struct fp_key6;
+struct fp_lens6;
 
 namespace lcp::xdp {
 
@@ -82,13 +86,14 @@ class FastPath final : public fib::FibObserver {
   struct Stats {
     uint64_t map_updates = 0, map_errors = 0, batches = 0, max_queue = 0;
     uint64_t pending = 0;  // FIB changes queued, not yet in the maps
+    uint64_t ip4_groups = 0, ip4_group_limit = 0;  // tbl8 groups in use (all IPv4 tables), limit per table
     std::string last_error;
   };
   Stats stats() const;
 
   // ---- fib::FibObserver ----
-  void prefix_set(uint32_t slot, const fib::Prefix& p, uint32_t lb) override;
-  void prefix_unset(uint32_t slot, const fib::Prefix& p) override;
+  void prefix_set(uint32_t slot, const fib::Prefix& p, uint32_t lb, bool fresh) override;
+  void prefix_unset(uint32_t slot, const fib::Prefix& p, uint8_t cover_len, uint32_t cover_lb) override;
   void lb_set(uint32_t index, const fib::LoadBalance& lb) override;
   void lb_unset(uint32_t index) override;
   void adj_set(uint32_t index, const fib::Adjacency& a) override;
@@ -98,6 +103,7 @@ class FastPath final : public fib::FibObserver {
   struct Port;
   struct Watch;  // a netns's netdev genetlink sockets (fast_path.cc), monitor-owned
   struct Prog;   // a loaded program instance and its private fp_ifs map
+  struct Lpm4;   // a table slot's IPv4 DIR-24-8 in mapped BPF arrays (fast_path.cc)
   struct ObjectCloser {
     void operator()(bpf_object* o) const;
   };
@@ -125,8 +131,8 @@ class FastPath final : public fib::FibObserver {
     enum Kind : uint8_t { Set4, Set6, Unset4, Unset6, LbSet, LbUnset, AdjSet, AdjUnset } kind;
     uint8_t len = 0;
     uint32_t slot = 0;
-    uint32_t value = 0;  // lb index (Set*), map index (Lb*/Adj*), side-vector slot in `aux`
-    uint32_t aux = 0;
+    uint32_t value = 0;  // lb index (Set*), cover lb (Unset4), map index (Lb*/Adj*)
+    uint32_t aux = 0;    // side-vector slot (LbSet/AdjSet), cover length (Unset4)
     uint8_t addr[16];
   };
   struct Queue {
@@ -137,14 +143,18 @@ class FastPath final : public fib::FibObserver {
   void enqueue(const Op& op);
   void writer_loop();
   void apply(Queue& q);
-  void apply_prefix_run(const Op* ops, size_t n);
+  void apply_prefix6_run(const Op* ops, size_t n);
+  bool write_fib6(bool set, const fp_key6* keys, const uint32_t* values, size_t n);
+  void count_len6(const fp_key6& k, int delta);
+  void apply_prefix4_run(const Op* ops, size_t n);
+  Lpm4* lpm4(uint32_t slot);  // creates the slot's arrays on first use; nullptr: failed
   void apply_lb(uint32_t index, const fib::LoadBalance* lb);
   void apply_adj(uint32_t index, const fib::Adjacency* a);
 
   bool usable_ = false;
   std::string why_;
   Object master_;  // holds the shared maps
-  int cfg_fd_ = -1, ports_fd_ = -1, tx_fd_ = -1, fib4_fd_ = -1, fib6_fd_ = -1;
+  int cfg_fd_ = -1, ports_fd_ = -1, tx_fd_ = -1, tbl24_fd_ = -1, tbl8_fd_ = -1, fib6_fd_ = -1;
   int lbs_fd_ = -1, adjs_fd_ = -1, stats_fd_ = -1;
   int ncpus_ = 1;
 
@@ -168,6 +178,19 @@ class FastPath final : public fib::FibObserver {
   bool q_stop_ = false;
   std::atomic<uint64_t> batches_{0}, max_queue_{0};
   std::thread writer_;
+  // Writer-thread only. lpm4_rcu_ has no workers: what it defers (tbl8 group
+  // reuse) waits for the kernel's grace period instead (sync_bpf_readers()).
+  std::vector<std::unique_ptr<Lpm4>> lpm4_;
+  Rcu lpm4_rcu_;
+  std::atomic<uint64_t> lpm4_groups_{0};  // published by the writer for stats()
+  // IPv6 length bits (fp_lens6, fp_short6), mapped; prefixes per (bucket or
+  // table, length) behind each bit. Writer-thread only.
+  fp_lens6* lens6_ = nullptr;
+  uint64_t* short6_ = nullptr;
+  static constexpr size_t kLens6Bytes = size_t(1) << 20 << 4;  // FP_LENS6_BUCKETS x 16 bytes
+  static constexpr size_t kShort6Bytes = 4096;                  // 256 tables x 8 bytes, one page
+  std::unordered_map<uint64_t, uint32_t> len6_count_;
+  void sync_bpf_readers(uint32_t slot);
 
   io::UniqueFd wake_;  // eventfd: new dirty ports, or stop
   std::atomic<bool> stop_{false};

@@ -45,21 +45,59 @@ struct {
   __type(value, __u32);
 } fp_tx SEC(".maps");
 
+// IPv4 DIR-24-8 per table slot (fastpath_abi.h); the control side creates a
+// slot's two arrays when the table gets its first IPv4 prefix.
+struct fp_tbl24_arr {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1 << 16);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __uint(key_size, sizeof(__u32));
+  __uint(value_size, sizeof(struct fp_words));  // by size: BTF would only see a forward declaration
+};
+struct fp_tbl8_arr {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, FP_TBL8_GROUPS);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __uint(key_size, sizeof(__u32));
+  __uint(value_size, sizeof(struct fp_words));  // by size: BTF would only see a forward declaration
+};
 struct {
-  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-  __uint(max_entries, FP_MAX_ROUTES4);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, struct fp_key4);
-  __type(value, __u32);
-} fp_fib4 SEC(".maps");
+  __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+  __uint(max_entries, FP_MAX_TABLES);
+  __type(key, __u32);
+  __array(values, struct fp_tbl24_arr);
+} fp_tbl24 SEC(".maps");
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+  __uint(max_entries, FP_MAX_TABLES);
+  __type(key, __u32);
+  __array(values, struct fp_tbl8_arr);
+} fp_tbl8 SEC(".maps");
 
+// IPv6 (fastpath_abi.h): the prefixes of every table, and which lengths to probe.
 struct {
-  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, FP_MAX_ROUTES6);
   __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct fp_key6);
   __type(value, __u32);
 } fp_fib6 SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, FP_LENS6_BUCKETS);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __type(key, __u32);
+  __type(value, struct fp_lens6);
+} fp_lens6 SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, FP_MAX_TABLES);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __type(key, __u32);
+  __type(value, __u64);
+} fp_short6 SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -93,14 +131,7 @@ struct {
 
 // The graph's flow hash (graph/packet.h mix32, nodes_ip4.cc / nodes_ip6.cc),
 // so ECMP picks the same bucket on both paths.
-static __always_inline __u32 mix32(__u64 x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return (__u32)x;
-}
+#define mix32 fp_mix32
 
 static __always_inline __u32 load_be32(const __u8* p) {
   return ((__u32)p[0] << 24) | ((__u32)p[1] << 16) | ((__u32)p[2] << 8) | p[3];
@@ -123,6 +154,115 @@ static __always_inline int looks_partial(const __u8* l4, const __u8* end, __u8 p
   const __u8* check = proto == 6 ? l4 + 16 : l4 + 6;
   if (check + 2 > end) return 0;
   return sum16(check) == fold(pseudo);
+}
+
+// The load-balance index for dst in table `slot`; 0 when the table has none
+// (no IPv4 yet, or nothing covers dst): the graph decides.
+static __always_inline __u32 lookup4(__u32 slot, __u32 dst) {
+  void* t24 = bpf_map_lookup_elem(&fp_tbl24, &slot);
+  if (!t24) return 0;
+  __u32 row = dst >> 16;
+  const struct fp_words* r = bpf_map_lookup_elem(t24, &row);
+  if (!r) return 0;
+  __u32 e = r->w[(dst >> 8) & 0xff];
+  if (e & FP_LPM4_EXT) {
+    void* t8 = bpf_map_lookup_elem(&fp_tbl8, &slot);
+    if (!t8) return 0;
+    __u32 g = e & FP_LPM4_INDEX;
+    const struct fp_words* grp = bpf_map_lookup_elem(t8, &g);
+    if (!grp) return 0;
+    e = grp->w[dst & 0xff];
+  }
+  return e & FP_LPM4_INDEX;
+}
+
+static __always_inline __u64 load_be64(const __u8* p) {
+  return ((__u64)load_be32(p) << 32) | load_be32(p + 4);
+}
+
+// Index of the highest set bit of a non-zero word (the BPF ISA has no clz).
+static __always_inline int top_bit(__u64 w) {
+  int b = 0;
+  if (w >> 32) { w >>= 32; b += 32; }
+  if (w >> 16) { w >>= 16; b += 16; }
+  if (w >> 8) { w >>= 8; b += 8; }
+  if (w >> 4) { w >>= 4; b += 4; }
+  if (w >> 2) { w >>= 2; b += 2; }
+  if (w >> 1) b += 1;
+  return b;
+}
+
+// Probes dst/len in fp_fib6: its load-balance index, or NULL.
+static __always_inline const __u32* probe6(struct fp_key6* key, __u64 hi, __u64 lo, int len) {
+  key->len = len;
+  key->hi = len == 0 ? 0 : len < 64 ? hi & (~0ULL << (64 - len)) : hi;
+  key->lo = len <= 64 ? 0 : len < 128 ? lo & (~0ULL << (128 - len)) : lo;
+  return bpf_map_lookup_elem(&fp_fib6, key);
+}
+
+// lookup6's state through bpf_loop(): a loop of map lookups unrolled by the
+// verifier's path walk would exceed its budget; a bpf_loop callback is
+// verified once.
+struct lookup6_ctx {
+  struct fp_key6 key;
+  __u64 hi, lo;
+  __u64 w0, w1, ws;  // lengths still to probe: 32..95, 96..159, 0..31
+  __u32 lb;
+  int found;
+};
+
+static __always_inline long probe_len(struct lookup6_ctx* c, int len) {
+  const __u32* lb = probe6(&c->key, c->hi, c->lo, len);
+  if (!lb) return 0;
+  c->lb = *lb;
+  c->found = 1;
+  return 1;  // stop: the longest match
+}
+
+static long probe_long(__u64 index, void* data) {
+  struct lookup6_ctx* c = data;
+  int len;
+  if (c->w1) {
+    const int t = top_bit(c->w1);
+    c->w1 &= ~(1ULL << t);
+    len = 96 + t;
+  } else if (c->w0) {
+    const int t = top_bit(c->w0);
+    c->w0 &= ~(1ULL << t);
+    len = 32 + t;
+  } else {
+    return 1;
+  }
+  if (len > 128) return 0;
+  return probe_len(c, len);
+}
+
+static long probe_short(__u64 index, void* data) {
+  struct lookup6_ctx* c = data;
+  if (!c->ws) return 1;
+  const int t = top_bit(c->ws);
+  c->ws &= ~(1ULL << t);
+  return probe_len(c, t & 31);
+}
+
+// The load-balance index for dst (16 bytes) in table `slot`, longest match
+// first over the lengths that exist near dst (an installed drop or receive
+// entry stops the search like any other); 0: nothing (the graph decides).
+static __always_inline __u32 lookup6(__u32 slot, const __u8* dst) {
+  struct lookup6_ctx c = {.key = {.table = slot}, .hi = load_be64(dst), .lo = load_be64(dst + 8)};
+  __u32 b = fp_lens6_bucket(slot, (__u32)(c.hi >> 32));
+  const struct fp_lens6* m = bpf_map_lookup_elem(&fp_lens6, &b);
+  if (m) {
+    c.w0 = m->w[0];
+    c.w1 = m->w[1];
+    if (c.w0 | c.w1) bpf_loop(97, probe_long, &c, 0);  // at most one probe per length 32..128
+    if (c.found) return c.lb;
+  }
+  const __u64* s = bpf_map_lookup_elem(&fp_short6, &slot);
+  if (!s) return 0;
+  c.ws = *s & 0xffffffffULL;
+  if (c.ws) bpf_loop(32, probe_short, &c, 0);
+  return c.found ? c.lb : 0;
 }
 
 static __always_inline int to_graph(struct xdp_md* ctx, const struct fp_self* self) {
@@ -205,9 +345,7 @@ int lcp_fastpath(struct xdp_md* ctx) {
     if ((src >> 28) == 0xe || (dst >> 28) == 0xe || dst == 0xffffffffu) return to_graph(ctx, self);
     if (ip[8] <= 1) return to_graph(ctx, self);  // TTL: Linux sends time-exceeded
 
-    struct fp_key4 key = {.prefixlen = 64, .table = in->table_slot};
-    __builtin_memcpy(key.addr, ip + 16, 4);
-    const __u32* lb = bpf_map_lookup_elem(&fp_fib4, &key);
+    const __u32 lb = lookup4(in->table_slot, dst);
     if (!lb) return to_graph(ctx, self);
     const __u8 proto = ip[9];
     const __u16 frag = ((__u16)ip[6] << 8) | ip[7];
@@ -218,7 +356,7 @@ int lcp_fastpath(struct xdp_md* ctx) {
       if (looks_partial(ip + 20, end, proto, pseudo)) return to_graph(ctx, self);
     }
     const __u32 hash = mix32((((__u64)src << 32) | dst) ^ ((__u64)ports << 8) ^ proto);
-    const struct fp_adj* adj = resolve(*lb, hash, total);
+    const struct fp_adj* adj = resolve(lb, hash, total);
     if (!adj) return to_graph(ctx, self);
 
     // TTL - 1 and the RFC 1624 update of the checksum: HC' = ~(~HC + ~m + m').
@@ -248,9 +386,7 @@ int lcp_fastpath(struct xdp_md* ctx) {
     if (ip[24] == 0xfe && (ip[25] & 0xc0) == 0x80) return to_graph(ctx, self);  // link-local
     if (ip[7] <= 1) return to_graph(ctx, self);              // hop limit
 
-    struct fp_key6 key = {.prefixlen = 32 + 128, .table = in->table_slot};
-    __builtin_memcpy(key.addr, ip + 24, 16);
-    const __u32* lb = bpf_map_lookup_elem(&fp_fib6, &key);
+    const __u32 lb = lookup6(in->table_slot, ip + 24);
     if (!lb) return to_graph(ctx, self);
     __u64 h = 0;
 #pragma unroll
@@ -269,7 +405,7 @@ int lcp_fastpath(struct xdp_md* ctx) {
     }
     const __u32 flow = load_be32(ip) & 0xfffff;
     const __u32 hash = mix32(h ^ ((__u64)ports << 8) ^ nh ^ ((__u64)flow << 40));
-    const struct fp_adj* adj = resolve(*lb, hash, 40 + payload);
+    const struct fp_adj* adj = resolve(lb, hash, 40 + payload);
     if (!adj) return to_graph(ctx, self);
     ip[7] -= 1;
     return send(ctx, eth, adj, me, frame_len);

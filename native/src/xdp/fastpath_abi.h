@@ -21,8 +21,10 @@ typedef uint64_t fp_u64;
 #define FP_MAX_BUCKETS 64      // ECMP buckets a load-balance may have to be fast-pathed
 #define FP_MAX_LBS (1u << 17)
 #define FP_MAX_ADJS (1u << 18)
-#define FP_MAX_ROUTES4 (1u << 23)
-#define FP_MAX_ROUTES6 (1u << 22)
+#define FP_MAX_ROUTES6 (1u << 21)
+#define FP_LENS6_BUCKETS (1u << 20)  // fp_lens6: buckets of /32s (hashed with the table slot)
+#define FP_MAX_TABLES 256      // = fib::kMaxTables: FIB table slots
+#define FP_TBL8_GROUPS (1u << 15)  // IPv4 groups of 256 words per table (32 MiB)
 
 // fp_config[0]
 struct fp_config {
@@ -45,18 +47,46 @@ struct fp_port {
   fp_u8 tx_ok;        // may be a redirect target: admin up, driver takes XDP frames (NDO_XMIT)
 };
 
-// fp_fib4 / fp_fib6 (LPM_TRIE): the table slot is part of the key, so one trie
-// holds every table; prefixlen counts its 32 bits plus the prefix length.
-struct fp_key4 {
-  fp_u32 prefixlen;
-  fp_u32 table;
-  fp_u8 addr[4];
+// IPv4: the FIB's own DIR-24-8 (fib/ip4_lpm.h), one per table slot, in two
+// BPF_F_MMAPABLE array maps that the control side maps and writes in place:
+// fp_tbl24[slot] holds one fp_words per /16 (the 256 /24 words under it),
+// fp_tbl8[slot] one fp_words per group. A word is FP_LPM4_EXT | group, or
+// depth << 24 | load-balance index (0: nothing, the graph decides).
+#define FP_LPM4_EXT (1u << 31)
+#define FP_LPM4_INDEX 0xffffffu
+struct fp_words {
+  fp_u32 w[256];
 };
+
+// IPv6: one hash of every table's prefixes (fp_fib6: table slot, length and
+// masked address, as two host-order words), and which lengths to probe, longest
+// first: lengths 32..128 per bucket of /32s (fp_lens6[fp_lens6_bucket()], bit
+// i of w[0] = length 32 + i, of w[1] = 96 + i; /32s that share a bucket share
+// its bits, which costs a wasted probe, never a wrong answer), lengths 0..31
+// per table (fp_short6[slot], bit i = length i). Both arrays are mmap()ed by
+// the control side, which sets a bit after the prefix is in the hash and
+// clears it before the last prefix of that length there leaves.
 struct fp_key6 {
-  fp_u32 prefixlen;
   fp_u32 table;
-  fp_u8 addr[16];
+  fp_u32 len;
+  fp_u64 hi, lo;
 };
+struct fp_lens6 {
+  fp_u64 w[2];
+};
+
+// The graph's mix32 (graph/packet.h), here to bucket /32s.
+static inline __attribute__((always_inline)) fp_u32 fp_mix32(fp_u64 x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return (fp_u32)x;
+}
+static inline __attribute__((always_inline)) fp_u32 fp_lens6_bucket(fp_u32 slot, fp_u32 top32) {
+  return fp_mix32(((fp_u64)slot << 32) | top32) & (FP_LENS6_BUCKETS - 1);
+}
 
 // fp_lbs[load-balance index]: present only for forwarding path sets.
 struct fp_lb {
