@@ -95,11 +95,17 @@ export class Agent {
     let agent: Agent | undefined;
     // The source's first load tells the sizing the dataplane opens with; the
     // agent reads the snapshot when it is made, so earlier changes are in it.
-    await opts.source.start((c) => agent?.onChange(c));
+    try {
+      await opts.source.start((c) => agent?.onChange(c));
+    } catch (e) {
+      state.close();
+      throw e;
+    }
     try {
       agent = new Agent(opts, state);
     } catch (e) {
       await opts.source.stop(); // e.g. the dataplane would not open: leave no watcher behind
+      state.close();
       throw e;
     }
     agent.begin();
@@ -246,6 +252,7 @@ export class Agent {
     this.queue.shutDown();
     await this.running;
     this.dp.close();
+    this.state.close();
     this.opts.log.info({ node: this.opts.node.name }, 'agent stopped');
   }
 }

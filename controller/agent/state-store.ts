@@ -5,7 +5,13 @@
 // remembers which netns to look in, so that a pair deleted while the agent was
 // down is still cleaned up, and which addresses are ours to remove when a
 // pair stops declaring them (addresses someone else added are left alone).
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+//
+// Each change is one appended line of a journal next to the file, not a
+// rewrite of the whole file: a record is written before the act it allows
+// (take a port, create a mirror), so it must be on disk at once, and with a
+// thousand pairs rewriting it all three times per pair cost seconds. The
+// journal is folded into the file at start and whenever it outgrows the state.
+import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface MirrorRecord {
@@ -43,14 +49,28 @@ interface StateFile {
 
 export const mirrorKey = (netns: string, name: string): string => `${netns}/${name}`;
 
+/** One journal line: a record set or dropped, by key. Replaying is idempotent. */
+type JournalOp =
+  | { op: 'mirror'; rec: MirrorRecord }
+  | { op: 'unmirror'; key: string }
+  | { op: 'port'; rec: PortRecord }
+  | { op: 'unport'; key: string };
+
+/** Fold the journal into the file once it has this many lines and more than twice the records. */
+const COMPACT_MIN_LINES = 1000;
+
 export class StateStore {
   private data: StateFile;
   readonly file: string;
+  readonly journal: string;
+  private fd: number | undefined;
+  private lines = 0;
 
-  /** Loads the file (a missing or unreadable one starts afresh) and counts this start. */
+  /** Loads the file and its journal (a missing or unreadable file starts afresh) and counts this start. */
   constructor(dir: string, node: string, now = new Date()) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.file = join(dir, `agent-${node}.state.json`);
+    this.journal = `${this.file}.journal`;
     const prev = StateStore.read(this.file);
     this.data = {
       version: 1,
@@ -60,7 +80,8 @@ export class StateStore {
       mirrors: prev?.mirrors ?? {},
       ports: prev?.ports ?? {},
     };
-    this.save();
+    if (prev) this.replay();
+    this.compact();
   }
 
   private static read(file: string): StateFile | undefined {
@@ -71,6 +92,58 @@ export class StateStore {
     } catch {
       return undefined;
     }
+  }
+
+  /** Applies the journal's lines; a line cut short by a crash (the last one) is skipped. */
+  private replay(): void {
+    let text: string;
+    try {
+      text = readFileSync(this.journal, 'utf8');
+    } catch {
+      return;
+    }
+    for (const line of text.split('\n')) {
+      let op: JournalOp;
+      try {
+        op = JSON.parse(line) as JournalOp;
+      } catch {
+        continue;
+      }
+      this.apply(op);
+    }
+  }
+
+  private apply(op: JournalOp): void {
+    const ports = (this.data.ports ??= {});
+    if (op.op === 'mirror') this.data.mirrors[mirrorKey(op.rec.netns, op.rec.name)] = op.rec;
+    else if (op.op === 'unmirror') delete this.data.mirrors[op.key];
+    else if (op.op === 'port') ports[mirrorKey(op.rec.netns, op.rec.name)] = op.rec;
+    else if (op.op === 'unport') delete ports[op.key];
+  }
+
+  /** Applies a change and appends it to the journal before returning (the caller acts on it next). */
+  private log(op: JournalOp): void {
+    this.apply(op);
+    this.fd ??= openSync(this.journal, 'a', 0o600);
+    writeSync(this.fd, `${JSON.stringify(op)}\n`);
+    const records = Object.keys(this.data.mirrors).length + Object.keys(this.data.ports ?? {}).length;
+    if (++this.lines >= COMPACT_MIN_LINES && this.lines > 2 * records) this.compact();
+  }
+
+  /** The whole state to the file (temporary file + rename: never half a file), then an empty journal. */
+  private compact(): void {
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(this.data, null, 1)}\n`, { mode: 0o600 });
+    renameSync(tmp, this.file);
+    // A crash before the truncation replays lines already in the file: harmless, they are idempotent.
+    this.fd ??= openSync(this.journal, 'a', 0o600);
+    ftruncateSync(this.fd, 0);
+    this.lines = 0;
+  }
+
+  /** Lines in the journal now (tests). */
+  get journalLines(): number {
+    return this.lines;
   }
 
   get restartCount(): number {
@@ -94,14 +167,12 @@ export class StateStore {
     const key = mirrorKey(rec.netns, rec.name);
     const old = this.data.mirrors[key];
     if (old && JSON.stringify(old) === JSON.stringify(rec)) return;
-    this.data.mirrors[key] = rec;
-    this.save();
+    this.log({ op: 'mirror', rec });
   }
 
   forgetMirror(netns: string, name: string): void {
     if (!this.data.mirrors[mirrorKey(netns, name)]) return;
-    delete this.data.mirrors[mirrorKey(netns, name)];
-    this.save();
+    this.log({ op: 'unmirror', key: mirrorKey(netns, name) });
   }
 
   ports(): PortRecord[] {
@@ -114,25 +185,24 @@ export class StateStore {
 
   /** Written before the port is taken over, so a crash right after still leaves the record. */
   recordPort(rec: PortRecord): void {
-    (this.data.ports ??= {})[mirrorKey(rec.netns, rec.name)] = rec;
-    this.save();
+    this.log({ op: 'port', rec });
   }
 
   forgetPort(netns: string, name: string): void {
     if (!this.data.ports?.[mirrorKey(netns, name)]) return;
-    delete this.data.ports[mirrorKey(netns, name)];
-    this.save();
+    this.log({ op: 'unport', key: mirrorKey(netns, name) });
   }
 
-  /** Written to a temporary file and renamed, so a crash never leaves half a file. */
-  private save(): void {
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(this.data, null, 1)}\n`, { mode: 0o600 });
-    renameSync(tmp, this.file);
+  /** Closes the journal (the files stay). */
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 
-  /** Removes the file (the demo cleans up after itself; an agent keeps it). */
+  /** Removes the file and its journal (the demo cleans up after itself; an agent keeps them). */
   remove(): void {
+    this.close();
     rmSync(this.file, { force: true });
+    rmSync(this.journal, { force: true });
   }
 }
