@@ -96,9 +96,27 @@ export interface NativeWatchOptions {
   driftSamples?: number;
 }
 
+/** A netdev as linkState reads it in its netns (one netlink request and a procfs read). */
+export interface NativeLinkState {
+  ifindex: number;
+  name: string;
+  mtu: number;
+  /** "" for a device without one (TUN). */
+  mac: string;
+  adminUp: boolean;
+  alias: string;
+  kind: string;
+  /** iproute2's name of IFLA_INET6_ADDR_GEN_MODE; "" without IPv6. */
+  addrGenMode: string;
+  /** -1: no IPv6 on it (or unreadable). */
+  disableIpv6: number;
+}
+
 interface Addon {
   NativeDataplane: new (opts: { workers?: number; buffersPerWorker?: number; rxRingSize?: number; rxRing?: string; ownerTag?: string }) => NativeDataplane;
   errorNames: string[];
+  /** Throws (with `code`) when the netns cannot be entered; undefined when there is no such device. */
+  linkState(netns: string, name: string): NativeLinkState | undefined;
 }
 
 function findAddon(): string {

@@ -5,6 +5,7 @@
 // (dataplane/validate.ts), so a spec can neither name a file nor reach a shell.
 import { existsSync } from 'node:fs';
 
+import { addon, type NativeLinkState } from '../../dataplane/native.js';
 import { checkCidr, checkIfName, checkMac, checkMtu, checkNetns } from '../../dataplane/validate.js';
 // Not execFile from here: a fork of an agent with many ports costs up to seconds (spawner.ts).
 import { runCommand } from './spawner.js';
@@ -92,16 +93,27 @@ export async function ownedLinks(netns: string, tag: string): Promise<KernelLink
   return (await listLinks(netns)).filter((l) => l.alias === ownerMark(tag));
 }
 
+/**
+ * One device read in its netns by the addon (a netlink request and a procfs
+ * read on this thread): called for every pair, where an `ip` process each
+ * cost milliseconds. undefined when there is no device of that name.
+ */
+function linkState(netns: string, name: string): NativeLinkState | undefined {
+  checkIfName('name', name);
+  const ns = checkNetns('netns', netns);
+  try {
+    return addon.linkState(ns, name);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ENOENT') throw new KernelError(`netns '${ns}' does not exist`, 'ENOENT');
+    throw new KernelError(`read link ${name} in ${ns ? `netns '${ns}'` : 'the host netns'}: ${(e as Error).message}`, 'EIO');
+  }
+}
+
 /** The device, or undefined when there is none of that name. */
 export async function getLink(netns: string, name: string): Promise<KernelLink | undefined> {
-  checkIfName('name', name);
-  try {
-    const links = JSON.parse((await ip(netns, ['-j', '-d', 'link', 'show', 'dev', name])) || '[]') as IpLink[];
-    return links[0] ? toLink(links[0]) : undefined;
-  } catch (e) {
-    if (e instanceof KernelError && e.code === 'ENODEV') return undefined;
-    throw e;
-  }
+  const s = linkState(netns, name);
+  return s && { ifindex: s.ifindex, name: s.name, mtu: s.mtu, mac: s.mac.toLowerCase(), adminUp: s.adminUp, alias: s.alias, kind: s.kind, addrGenMode: s.addrGenMode };
 }
 
 /** Global-scope addresses of a device, as "addr/len". Link-local ones are the kernel's own. */
@@ -162,9 +174,11 @@ const inNetns = (netns: string, cmd: string, args: string[]): Promise<string> =>
 
 /** disable_ipv6 of a netdev (slash form: names may hold dots); -1 when it has no IPv6 or is gone. */
 export async function ipv6Disabled(netns: string, name: string): Promise<number> {
-  checkIfName('name', name);
-  const out = await inNetns(netns, 'sysctl', ['-n', `net/ipv6/conf/${name}/disable_ipv6`]).catch(() => '');
-  return /^[01]$/.test(out.trim()) ? Number(out.trim()) : -1;
+  try {
+    return linkState(netns, name)?.disableIpv6 ?? -1;
+  } catch {
+    return -1;
+  }
 }
 
 export async function setIpv6Disabled(netns: string, name: string, value: 0 | 1): Promise<void> {

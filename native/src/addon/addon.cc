@@ -7,8 +7,11 @@
 #include <map>
 #include <memory>
 
+#include <net/if.h>
+
 #include "addon/convert.h"
 #include "dataplane/dataplane.h"
+#include "io/kernel_guard.h"
 #include "io/netns.h"
 #include "linux_nl/drift.h"
 #include "linux_nl/lcp_sync.h"
@@ -708,8 +711,33 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
   std::map<std::string, std::unique_ptr<linux_nl::Watcher>> watchers_;
 };
 
+// linkState(netns, name): a netdev's link, IPv6 addr_gen_mode and
+// disable_ipv6 (io::link_state), or undefined when there is no such device.
+Napi::Value LinkState(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString())
+      throw std::invalid_argument("linkState(netns, name): two strings");
+    const auto s = io::link_state(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value());
+    if (!s) return env.Undefined();
+    static const char* const kModes[] = {"eui64", "none", "stable_secret", "random"};
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("ifindex", s->link.info.ifindex);
+    o.Set("name", s->link.name);
+    o.Set("mtu", s->link.info.mtu);
+    o.Set("mac", s->link.info.p2p ? std::string() : format_mac(s->link.info.mac));  // as `ip` shows a TUN: none
+    o.Set("adminUp", (s->link.flags & IFF_UP) != 0);
+    o.Set("alias", s->link.alias);
+    o.Set("kind", s->link.kind);
+    o.Set("addrGenMode", s->addr_gen_mode >= 0 && s->addr_gen_mode < 4 ? kModes[s->addr_gen_mode] : "");
+    o.Set("disableIpv6", s->disable_ipv6);
+    return o;
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeDataplane", NativeDataplane::Init(env));
+  exports.Set("linkState", Napi::Function::New(env, LinkState, "linkState"));
   Napi::Array names = Napi::Array::New(env);
   for (size_t e = 1; e < size_t(Error::Count); ++e) names.Set(uint32_t(e - 1), kErrorNames[e]);
   exports.Set("errorNames", names);

@@ -19,9 +19,24 @@
 // old values back.
 #pragma once
 
+#include <optional>
 #include <string>
 
+#include "io/netlink.h"
+
 namespace lcp::io {
+
+// A netdev as the agent reads it before taking it over (what the guard will
+// change) and when it checks a mirror: its link, IPv6 address generation mode
+// (-1: no IPv6) and disable_ipv6 (-1: no IPv6 or unreadable). One netlink
+// round trip and one procfs read in the netns, instead of an `ip` and an
+// `ip netns exec sysctl` process each. nullopt: no device of that name.
+struct LinkState {
+  LinkDetails link;
+  int addr_gen_mode = -1;
+  int disable_ipv6 = -1;
+};
+std::optional<LinkState> link_state(const std::string& netns, const std::string& ifname);
 
 class KernelGuard {
  public:
