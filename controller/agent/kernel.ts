@@ -13,18 +13,8 @@ import { runCommand } from './spawner.js';
 /** The ifalias that marks a device as created by the agent with this owner tag. */
 export const ownerMark = (tag: string): string => `kube-lcp:${tag}`;
 
-export interface KernelLink {
-  ifindex: number;
-  name: string;
-  mtu: number;
-  mac: string;
-  adminUp: boolean;
-  alias: string;
-  /** "tun" for TAP and TUN devices (linkinfo.info_kind), "veth", ... */
-  kind: string;
-  /** IPv6 address generation mode ("eui64", "none", ...); "" without IPv6 or not read. */
-  addrGenMode?: string;
-}
+/** A device as the agent sees it: the addon's link state without disable_ipv6 (addrGenMode: "" or absent when not read). */
+export type KernelLink = Omit<NativeLinkState, 'disableIpv6' | 'addrGenMode'> & Partial<Pick<NativeLinkState, 'addrGenMode'>>;
 
 export class KernelError extends Error {
   constructor(
@@ -113,7 +103,9 @@ function linkState(netns: string, name: string): NativeLinkState | undefined {
 /** The device, or undefined when there is none of that name. */
 export async function getLink(netns: string, name: string): Promise<KernelLink | undefined> {
   const s = linkState(netns, name);
-  return s && { ifindex: s.ifindex, name: s.name, mtu: s.mtu, mac: s.mac.toLowerCase(), adminUp: s.adminUp, alias: s.alias, kind: s.kind, addrGenMode: s.addrGenMode };
+  if (!s) return undefined;
+  const { disableIpv6: _, ...link } = s; // the addon's MAC is lower-case already
+  return link;
 }
 
 /** Global-scope addresses of a device, as "addr/len". Link-local ones are the kernel's own. */

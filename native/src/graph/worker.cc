@@ -116,10 +116,12 @@ void Worker::run() {
     const WorkerPlan* plan = plan_.load(std::memory_order_acquire);
     if (plan->generation != seen_generation) {  // allocation only on plan change
       seen_generation = plan->generation;
-      pfds.clear();
-      pfds.push_back({wake_fd_, POLLIN, 0});
-      for (const RxSource& s : plan->sources) pfds.push_back({s.fd, POLLIN, 0});
       use_epoll = rd.build(*plan, wake_fd_);
+      pfds.clear();
+      if (!use_epoll) {
+        pfds.push_back({wake_fd_, POLLIN, 0});
+        for (const RxSource& s : plan->sources) pfds.push_back({s.fd, POLLIN, 0});
+      }
       readable.assign(plan->sources.size(), use_epoll ? 0 : 1);
       has_mirrors = false;
       for (const RxSource& s : plan->sources) has_mirrors |= s.kind == RxSource::Kind::Mirror;

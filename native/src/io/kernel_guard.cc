@@ -140,11 +140,7 @@ int set_addr_gen_mode(int ifindex, uint8_t mode) {
 }  // namespace
 
 std::optional<LinkState> link_state(const std::string& netns, const std::string& ifname) {
-  // The name becomes a procfs path: a netdev name, nothing that walks elsewhere.
-  bool ok = !ifname.empty() && ifname.size() < IFNAMSIZ && ifname != "." && ifname != "..";
-  for (char c : ifname)
-    if (c == '/' || c == ':' || c <= ' ' || c == 0x7f) ok = false;
-  if (!ok) throw make_error("link state", "invalid device name '" + ifname + "'", EINVAL);
+  validate_ifname(ifname, "invalid device name");  // it becomes a procfs path
   NetnsGuard in(netns);  // procfs and a new netlink socket both answer for the calling thread's netns
   Netlink nl(netns_label(netns));
   std::optional<LinkDetails> link = nl.find_link(ifname);

@@ -41,12 +41,7 @@ bool same_kind(const LinkDetails& d, bool tun) {
 
 }  // namespace
 
-void Mirror::validate_name(const std::string& name) {
-  bool ok = !name.empty() && name.size() < IFNAMSIZ && name != "." && name != "..";
-  for (char c : name)
-    if (c == '/' || c == ':' || c <= ' ' || c == 0x7f) ok = false;
-  if (!ok) throw make_error("invalid mirror name", "'" + name + "'", EINVAL);
-}
+void Mirror::validate_name(const std::string& name) { validate_ifname(name, "invalid mirror name"); }
 
 Mirror::Mirror(const MirrorSpec& spec)
     : spec_(spec), object_("mirror '" + spec.name + "' in " + netns_label(spec.netns)) {

@@ -1,6 +1,7 @@
 #include "io/netns.h"
 
 #include <fcntl.h>
+#include <net/if.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -20,6 +21,13 @@ void validate_netns_name(const std::string& name) {
     if (!allowed) ok = false;
   }
   if (!ok) throw make_error("invalid netns name", "'" + name + "'", EINVAL);
+}
+
+void validate_ifname(const std::string& name, const char* what) {
+  bool ok = !name.empty() && name.size() < IFNAMSIZ && name != "." && name != "..";
+  for (char c : name)
+    if (c == '/' || c == ':' || c <= ' ' || c == 0x7f) ok = false;
+  if (!ok) throw make_error(what, "'" + name + "'", EINVAL);
 }
 
 std::string netns_label(const std::string& name) {

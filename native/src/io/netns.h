@@ -11,6 +11,10 @@ namespace lcp::io {
 // Throws IoError(EINVAL) unless `name` is a plain netns name: 1..64 chars of
 // [A-Za-z0-9_.-], not "." or "..". This keeps a spec from naming any file.
 void validate_netns_name(const std::string& name);
+// A netdev name that is safe in a path (/proc/sys/.../<name>/...): what the
+// kernel accepts (< IFNAMSIZ, no "/", ":" or blanks, not "." or ".."); `what`
+// starts the error ("invalid mirror name").
+void validate_ifname(const std::string& name, const char* what);
 
 // Human-readable object name for messages: "netns 'foo'" or "netns (host)".
 std::string netns_label(const std::string& name);
