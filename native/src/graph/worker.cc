@@ -69,6 +69,9 @@ Worker::~Worker() {
 void Worker::start() {
   running_.store(true);
   thread_ = std::thread([this] { run(); });
+  // Named here, not in run(), so the name is there when start() returns.
+  const std::string name = "lcp-worker-" + std::to_string(id_);
+  pthread_setname_np(thread_.native_handle(), name.c_str());
 }
 
 void Worker::stop() {
@@ -96,8 +99,6 @@ uint32_t Worker::receive(const RxSource& src, Buffer** v) {
 }
 
 void Worker::run() {
-  const std::string name = "lcp-worker-" + std::to_string(id_);
-  pthread_setname_np(pthread_self(), name.c_str());  // for top, perf, and the tests' /proc reads
   const unsigned slot = rcu_.register_worker();
   if (slot >= kMaxWorkers) return;
   rcu_.online(slot);

@@ -341,21 +341,18 @@ FastPath::FastPath() {
   stats_fd_ = bpf_object__find_map_fd_by_name(obj, "fp_stats");
   usable_ = true;
   // Named, so tools (the bench's CPU plan) can tell these control-side
-  // threads from the workers.
-  writer_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "lcp-fp-maps");
-    writer_loop();
-  });
+  // threads from the workers; named here, so the name is there when the
+  // dataplane has opened.
+  writer_ = std::thread([this] { writer_loop(); });
+  pthread_setname_np(writer_.native_handle(), "lcp-fp-maps");
   wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake_) {
     usable_ = false;
     why_ = err_text("eventfd for the fast path monitor", errno);
     return;
   }
-  monitor_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "lcp-fp-monitor");
-    monitor_loop();
-  });
+  monitor_ = std::thread([this] { monitor_loop(); });
+  pthread_setname_np(monitor_.native_handle(), "lcp-fp-monitor");
 }
 
 FastPath::~FastPath() {
