@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 
+import { DEFAULT_CONCURRENT_RECONCILES } from './agent/agent.js';
 import { DEFAULT_LEASE_NAMESPACE } from './agent/cluster-status.js';
 
 import { startStandalone } from './agent/standalone.js';
@@ -99,8 +100,9 @@ program
   .option('--state-dir <dir>', 'restart count and the record of our mirrors', DEFAULT_STATE_DIR)
   .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
   .option('--resync-period <seconds>', 'reconcile everything this often', intArg(1, 86400), 30)
+  .option('--concurrent-reconciles <n>', 'pairs reconciled at once', intArg(1, 64), DEFAULT_CONCURRENT_RECONCILES)
   .addOption(new Option('--metrics-bind-address <host:port>', 'the one TCP listener: /metrics, /healthz, /readyz (0 = none)').argParser(bindArg).default(parseBindAddress(DEFAULT_METRICS_BIND_ADDRESS), DEFAULT_METRICS_BIND_ADDRESS))
-  .action(async (o: { config?: string; kubeconfig?: string; namespace: string; node: string; nodeLabel: Record<string, string>; socket: string; socketGroup?: number; stateDir: string; logLevel: 'info'; resyncPeriod: number; metricsBindAddress?: BindAddress }) => {
+  .action(async (o: { config?: string; kubeconfig?: string; namespace: string; node: string; nodeLabel: Record<string, string>; socket: string; socketGroup?: number; stateDir: string; logLevel: 'info'; resyncPeriod: number; concurrentReconciles: number; metricsBindAddress?: BindAddress }) => {
     const inCluster = !o.config && !o.kubeconfig && !!process.env.KUBERNETES_SERVICE_HOST;
     if (!o.config && !o.kubeconfig && !inCluster) {
       process.stderr.write('lcp agent: give --config FILE (standalone), --kubeconfig FILE, or run in a pod (in-cluster config)\n');
@@ -112,7 +114,7 @@ program
     }
     const log = makeLogger(o.logLevel);
     // Listening before the start: liveness answers and readiness says why not while the source syncs.
-    const endpoint = o.metricsBindAddress ? await AgentEndpoint.open(o.metricsBindAddress, o.config ? 'file' : 'cluster') : undefined;
+    const endpoint = o.metricsBindAddress ? await AgentEndpoint.open(o.metricsBindAddress, o.config ? 'file' : 'cluster', o.concurrentReconciles) : undefined;
     if (endpoint) log.info({ metrics: endpoint.url }, 'metrics and health listening');
     let running: { stop(): Promise<void> };
     try {
@@ -125,6 +127,7 @@ program
           socketGid: o.socketGroup,
           log,
           resyncPeriodMs: o.resyncPeriod * 1000,
+          concurrentReconciles: o.concurrentReconciles,
           endpoint,
         });
         log.info({ socket: o.socket, config: o.config }, 'ready');
@@ -141,6 +144,7 @@ program
           socketGid: o.socketGroup,
           log,
           resyncPeriodMs: o.resyncPeriod * 1000,
+          concurrentReconciles: o.concurrentReconciles,
           endpoint,
         });
         log.info({ socket: o.socket, server: kc.getCurrentCluster()?.server, node: o.node }, 'ready (cluster mode)');

@@ -59,6 +59,18 @@ export class Dataplane {
   }
 
   /**
+   * addPort off the event loop. Opening a port waits for the kernel (an RCU
+   * grace period, ~10 ms, as its packet ring is made); adds awaited together
+   * overlap those waits. The same netdev added twice at once, or while it is being removed: rejected.
+   */
+  async addPortAsync(spec: PortSpec): Promise<PortInfo> {
+    checkIfName('port.name', spec.name);
+    const netns = checkNetns('port.netns', spec.netns);
+    checkFastPath('port.fastPath', spec.fastPath);
+    return toPortInfo(await this.native.addPortAsync({ name: spec.name, netns, driver: spec.driver ?? 'auto', fastPath: spec.fastPath ?? 'auto' }));
+  }
+
+  /**
    * A sub-port (VLAN) of `parent`: receives what the parent receives with this
    * outer tag, sends through the parent with it, punts to the parent's mirror
    * with the tag intact (for a VLAN device there). Starts up, in the parent's table.
@@ -77,6 +89,12 @@ export class Dataplane {
 
   removePort(index: number): void {
     this.native.removePort(index);
+  }
+
+  /** removePort off the event loop: closing a port waits for the kernel (grace periods, ~50 ms here); removals awaited together overlap. */
+  async removePortAsync(index: number): Promise<void> {
+    if (!Number.isInteger(index) || index < 0) throw new ValidationError(`port: an index, got ${index}`);
+    await this.native.removePortAsync(index);
   }
 
   setPort(index: number, settings: PortSettings): void {
@@ -204,7 +222,7 @@ export class Dataplane {
 
   counters(): Counters {
     const c = this.native.counters();
-    return { ports: c.ports, errors: c.errors };
+    return { ports: c.ports, errors: c.errors, pollSetChanges: c.pollSetChanges };
   }
 
   /** Trace the next `count` packets received (per worker). */

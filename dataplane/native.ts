@@ -41,6 +41,8 @@ export interface NativeCounters {
   errors: Record<string, number>;
   loops: number;
   vectors: number;
+  /** epoll_ctl calls the workers made to follow port and pair changes (one per source that came or went). */
+  pollSetChanges: number;
 }
 
 export interface NativeTrace {
@@ -53,6 +55,8 @@ export interface NativeTrace {
 export interface NativeDataplane {
   close(): void;
   addPort(spec: { name: string; netns?: string; driver?: string; fastPath?: string }): NativePort;
+  addPortAsync(spec: { name: string; netns?: string; driver?: string; fastPath?: string }): Promise<NativePort>;
+  removePortAsync(port: number): Promise<void>;
   removePort(index: number): void;
   addSubPort(parent: number, vlan: number, tpid: number): NativePort;
   removeSubPort(index: number): void;

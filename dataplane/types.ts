@@ -145,6 +145,8 @@ export interface Counters {
   ports: PortCounters[];
   /** Node-wide error/drop counters by reason, e.g. ip4_bad_checksum. */
   errors: Record<string, number>;
+  /** epoll_ctl calls the workers made to follow port and pair changes: one per source that came or went. */
+  pollSetChanges: number;
 }
 
 export interface FibEntry {

@@ -5,7 +5,7 @@
 // CPU split from /proc/stat and this process's threads (lcp-fp-monitor is the
 // XDP fast path's), counts the distinct XDP programs attached, then closes and
 // deletes the netns. Root; uses the built dist (npm run build).
-//   node scripts/port-scale.mjs [N=200] [auto|off] [rxRing: auto|v2|v3]
+//   [IN_FLIGHT=4] [RX_RING_SIZE=256] node scripts/port-scale.mjs [N=200] [auto|off] [rxRing: auto|v2|v3]
 // ROOT=<checkout> runs another checkout's dist and addon (A/B).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ const N = Number(process.argv[2] ?? 200);
 const fastPath = process.argv[3] === 'off' ? 'off' : 'auto';
 const rxRing = process.argv[4] ?? 'auto';
 const step = Math.max(1, Math.floor(N / 4));
+const inFlight = Math.max(1, Number(process.env.IN_FLIGHT ?? 1));
 const ns = `lcpscale${process.pid}`;
 
 const dir = mkdtempSync(join(tmpdir(), 'lcp-scale-'));
@@ -46,19 +47,27 @@ const threads = () => {
 let dp;
 try {
   execFileSync('ip', ['-n', ns, '-batch', join(dir, 'batch')]);
-  dp = Dataplane.open({ workers: 1, ownerTag: 'zz', fastPath, rxRing });
+  dp = Dataplane.open({ workers: 1, ownerTag: 'zz', fastPath, rxRing, ...(process.env.RX_RING_SIZE ? { rxRingSize: Number(process.env.RX_RING_SIZE) } : {}) });
   const t00 = performance.now();
   let t0 = t00;
-  for (let i = 0; i < N; i++) {
-    dp.addPort({ name: `sa${i}`, netns: ns, driver: 'af_packet' });
-    if ((i + 1) % step === 0) {
-      const t = performance.now();
-      console.log(`ports ${i + 2 - step}-${i + 1}: ${((t - t0) / step).toFixed(1)} ms/add`);
-      t0 = t;
+  let next = 0;
+  let added = 0;
+  // IN_FLIGHT > 1: that many addPortAsync calls at once (their kernel grace periods overlap).
+  const lane = async () => {
+    while (next < N) {
+      const i = next++;
+      if (inFlight > 1) await dp.addPortAsync({ name: `sa${i}`, netns: ns, driver: 'af_packet' });
+      else dp.addPort({ name: `sa${i}`, netns: ns, driver: 'af_packet' });
+      if (++added % step === 0) {
+        const t = performance.now();
+        console.log(`ports ${added + 1 - step}-${added}: ${((t - t0) / step).toFixed(1)} ms/add`);
+        t0 = t;
+      }
     }
-  }
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
   const rings = [...new Set(dp.ports().map((p) => p.rxRing))].join(',');
-  console.log(`total ${((performance.now() - t00) / 1000).toFixed(2)} s for ${N} adds (fastPath ${fastPath}, rxRing ${rxRing}: ${rings})`);
+  console.log(`total ${((performance.now() - t00) / 1000).toFixed(2)} s for ${N} adds, ${inFlight} in flight (fastPath ${fastPath}, rxRing ${rxRing}: ${rings})`);
   const ta = threads();
   const a = cpu();
   await new Promise((r) => setTimeout(r, 5000));

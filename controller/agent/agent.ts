@@ -22,6 +22,12 @@ import { StateStore } from './state-store.js';
 import { watchKey } from './watch-options.js';
 
 export const AGENT_VERSION = '0.1.0';
+/**
+ * Pairs reconciled at once. A pair's reconcile mostly waits (the kernel's
+ * grace period as its port's ring is made, `ip`, the mirror's netlink):
+ * several in flight overlap those waits (docs/architecture.md has the figures).
+ */
+export const DEFAULT_CONCURRENT_RECONCILES = 4;
 
 export interface AgentOptions {
   source: DesiredStateSource;
@@ -36,6 +42,8 @@ export interface AgentOptions {
   /** Retry backoff of a failing pair: first delay and cap. */
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** Pairs reconciled at once (controller-runtime's MaxConcurrentReconciles); default DEFAULT_CONCURRENT_RECONCILES. */
+  concurrentReconciles?: number;
   /** Work queue and reconcile metrics (controller/metrics), e.g. an AgentEndpoint's. */
   metrics?: { queue?: QueueMetrics<string>; reconcile?: ReconcileObserver };
 }
@@ -57,6 +65,8 @@ export class Agent {
   private readonly firstPass = new Set<string>();
   private running: Promise<void> = Promise.resolve();
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Keys the queue hands out at once. */
+  readonly concurrency: number;
   private driftRoutes: number | undefined;
   private conditions: Condition[] = [];
   private openedWith: Sizing;
@@ -67,6 +77,7 @@ export class Agent {
     private readonly opts: AgentOptions,
     readonly state: StateStore,
   ) {
+    this.concurrency = opts.concurrentReconciles ?? DEFAULT_CONCURRENT_RECONCILES;
     this.settings = this.resolve(defaultSettings);
     this.openedWith = { workers: this.settings.workers, buffersPerWorker: this.settings.buffersPerWorker, rxRingSize: this.settings.rxRingSize };
     this.dp = Dataplane.open({ ...this.openedWith, ownerTag: ownerTagFor(opts.node.name) });
@@ -86,6 +97,7 @@ export class Agent {
       retries: (key) => this.queue.numRequeues(key),
       onStatus: () => this.statusListeners.forEach((f) => f()),
       metrics: opts.metrics?.reconcile,
+      concurrency: this.concurrency,
     });
   }
 
@@ -121,7 +133,7 @@ export class Agent {
       this.firstPass.delete(key);
       return outcome;
     };
-    this.running = this.queue.run(1, handler);
+    this.running = this.queue.run(this.concurrency, handler);
     keys.forEach((k) => this.queue.add(k));
     const every = (ms: number, fn: () => void): void => {
       const t = setInterval(fn, ms);
@@ -243,7 +255,7 @@ export class Agent {
     return { apiVersion: GROUP_VERSION, kind: 'NodeDataplane', metadata: { name: this.opts.node.name }, status };
   }
 
-  /** Stops reconciling (the key in hand finishes), closes the dataplane; mirrors persist for the next start. */
+  /** Stops reconciling (the keys in hand finish), closes the dataplane; mirrors persist for the next start. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

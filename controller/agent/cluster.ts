@@ -29,6 +29,8 @@ export interface ClusterAgentOptions {
   driftPeriodMs?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** Pairs reconciled at once (default DEFAULT_CONCURRENT_RECONCILES). */
+  concurrentReconciles?: number;
   statusMinIntervalMs?: number;
   heartbeatMs?: number;
   /** How long the heartbeat Lease says the agent counts as alive without renewal (default 40 s). */

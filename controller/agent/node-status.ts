@@ -29,7 +29,7 @@ export interface NodeInputs {
   watches: MirrorStatus[];
   /** Route drift (missing + extra + different) summed over watched netns at the last check. */
   driftRoutes?: number;
-  counters: Counters;
+  counters: Pick<Counters, 'ports' | 'errors'>;
 }
 
 const cond = (type: string, status: Condition['status'], reason: string, message: string): ConditionInput => ({ type, status, reason, message });

@@ -22,11 +22,11 @@ export interface Phase {
 const done: PhaseResult = { done: true };
 
 /** Gives a port back to the kernel; its mirror is deleted only when asked (it is ours). */
-export function releasePort(scope: Pick<PairScope, 'ctx'>, index: number, deleteMirror: boolean): void {
+export async function releasePort(scope: Pick<PairScope, 'ctx'>, index: number, deleteMirror: boolean): Promise<void> {
   const { dp } = scope.ctx;
   if (!dp.port(index)) return;
   if (dp.pair(index)) dp.removePair(index, { deleteMirror });
-  dp.removePort(index);
+  await dp.removePortAsync(index);
 }
 
 /**
@@ -57,7 +57,7 @@ export const ensurePort: Phase = {
     const sameDriver = (driver: string) => want.driver === 'auto' || want.driver === driver;
     if (held && (held.name !== want.name || held.netns !== want.netns || !sameDriver(held.driver))) {
       log.info({ port: held.index, from: held.name, to: want.name }, 'port changed: giving the old one back');
-      releasePort(scope, held.index, false);
+      await releasePort(scope, held.index, false);
       ctx.claims.delete(desired.name);
     }
     let port = ctx.dp.findPort(want.name, want.netns || undefined);
@@ -69,7 +69,7 @@ export const ensurePort: Phase = {
         const addrGenMode = (await kernel.getLink(want.netns, want.name).catch(() => undefined))?.addrGenMode || undefined;
         ctx.state.recordPort({ netns: want.netns, name: want.name, disableIpv6: await kernel.ipv6Disabled(want.netns, want.name), addrGenMode });
       }
-      port = ctx.dp.addPort({ name: want.name, netns: want.netns || undefined, driver: want.driver });
+      port = await ctx.dp.addPortAsync({ name: want.name, netns: want.netns || undefined, driver: want.driver });
       log.info({ port: port.index, name: port.name, driver: port.driver }, 'port added');
     }
     ctx.claims.set(desired.name, port.index);

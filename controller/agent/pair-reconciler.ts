@@ -1,9 +1,11 @@
-// The loop: one key at a time from the work queue, the current desired state
+// The loop: keys from the work queue (a few pairs at once, the node key
+// alone), the current desired state
 // read afresh (level-triggered; the queue carries names, never events), the
 // phases run, the observations turned into a status entry. Two kinds of key:
 // "pair/<name>" for one pair, and "node" for what belongs to no desired pair
 // (ports, mirrors of ours, watches) — absence is a state too, so a pair
 // deleted while the agent was down is still cleaned up.
+import { Semaphore } from 'async-mutex';
 import type { Logger } from 'pino';
 
 import type { Outcome } from '../k8s/work-queue.js';
@@ -30,6 +32,8 @@ export interface ReconcilerDeps {
   now?: () => Date;
   /** controller-runtime's reconcile metrics (total by result, errors, time, active workers). */
   metrics?: ReconcileObserver;
+  /** How many keys the queue hands out at once (its worker count); default 1. */
+  concurrency?: number;
 }
 
 export interface ReconcileMetrics {
@@ -56,19 +60,34 @@ export class PairReconciler {
   readonly entries = new Map<string, PairEntry>();
   readonly metrics: ReconcileMetrics = { done: 0, requeue: 0, error: 0 };
   private seq = 0;
+  /**
+   * Pairs reconcile side by side (each takes one unit; the queue never hands
+   * out one key twice, and the desired state gives no two pairs one port or
+   * mirror). The node key takes all units: it sweeps what no desired pair
+   * names, which a pair reconcile in flight may be creating. FIFO: a waiting
+   * node key holds back the pairs queued after it.
+   */
+  private readonly gate: Semaphore;
+  private readonly concurrency: number;
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.concurrency = Math.max(1, deps.concurrency ?? 1);
+    this.gate = new Semaphore(this.concurrency);
+  }
 
   /** The queue's handler: reconcile, then the one switch that counts each outcome. */
   readonly handle = async (key: string): Promise<Outcome> => {
     const observer = this.deps.metrics;
-    // Back to the event loop between keys: a reconcile that only calls the dataplane (giving a
-    // port back costs ~50 ms of kernel grace periods) awaits nothing real, so hundreds in a row
-    // would run as one microtask chain and starve the control socket, probes and status writes.
+    // Back to the event loop between keys: a reconcile whose calls all answer at once (a
+    // resync of pairs already in place) awaits nothing real, so hundreds in a row would run
+    // as one microtask chain and starve the control socket, probes and status writes.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    observer?.started();
-    const started = performance.now();
-    const outcome = await this.reconcile(key);
+    let started = 0;
+    const outcome = await this.gate.runExclusive(async () => {
+      observer?.started();
+      started = performance.now();
+      return this.reconcile(key);
+    }, key === NODE_KEY ? this.concurrency : 1);
     const seconds = (performance.now() - started) / 1000;
     switch (true) {
       case 'error' in outcome:
@@ -90,6 +109,7 @@ export class PairReconciler {
     this.seq += 1;
     const log = this.deps.log.child({ reconcile: this.seq, key });
     const started = Date.now();
+    log.debug('reconciling');
     try {
       if (key === NODE_KEY) return await this.reconcileNode(log);
       return await this.reconcilePair(key.slice('pair/'.length), key, log);
@@ -136,7 +156,7 @@ export class PairReconciler {
       const pair = ctx.dp.pair(index);
       const keepMirror = pair !== undefined && wantedMirrors.has(portKey(pair.mirrorNetns, pair.mirrorName));
       if (port && !wantedPorts.has(portKey(port.netns, port.name))) {
-        releasePort(this.deps, index, !keepMirror);
+        await releasePort(this.deps, index, !keepMirror);
         log.info({ port: port.name, mirror: pair?.mirrorName }, 'pair removed: port given back');
       } else if (pair && !keepMirror) {
         ctx.dp.removePair(index, { deleteMirror: true });
@@ -160,18 +180,24 @@ export class PairReconciler {
     const wantedPorts = new Set(wanted.map((p) => portKey(p.port.netns, p.port.name)));
     const holders = new Map<number, string>(); // port index -> the first pair claiming it
     for (const [pair, index] of ctx.claims) if (!holders.has(index)) holders.set(index, pair);
-    for (const port of ctx.dp.ports()) {
+    const orphans = ctx.dp.ports().filter((port) => {
       const holder = holders.get(port.index);
-      if ((holder !== undefined && desired.pairs.has(holder)) || wantedPorts.has(portKey(port.netns, port.name))) continue;
-      const pair = ctx.dp.pair(port.index);
-      const deleteMirror = pair !== undefined && !wantedMirrors.has(portKey(pair.mirrorNetns, pair.mirrorName));
-      releasePort(this.deps, port.index, deleteMirror);
-      if (holder !== undefined) ctx.claims.delete(holder);
-      if (pair && deleteMirror) ctx.state.forgetMirror(pair.mirrorNetns, pair.mirrorName);
-      log.info({ port: port.name }, 'orphan port given back');
-      // A port costs ~50 ms to give back (kernel RCU grace periods as its sockets close): with
-      // hundreds orphaned at once, let the control socket, probes and status writes in between.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      return !((holder !== undefined && desired.pairs.has(holder)) || wantedPorts.has(portKey(port.netns, port.name)));
+    });
+    // A port costs ~50 ms to give back (kernel RCU grace periods as its sockets close), waited
+    // for off the event loop: a few at a time, their waits overlap.
+    for (let i = 0; i < orphans.length; i += this.concurrency) {
+      await Promise.all(
+        orphans.slice(i, i + this.concurrency).map(async (port) => {
+          const holder = holders.get(port.index);
+          const pair = ctx.dp.pair(port.index);
+          const deleteMirror = pair !== undefined && !wantedMirrors.has(portKey(pair.mirrorNetns, pair.mirrorName));
+          await releasePort(this.deps, port.index, deleteMirror);
+          if (holder !== undefined) ctx.claims.delete(holder);
+          if (pair && deleteMirror) ctx.state.forgetMirror(pair.mirrorNetns, pair.mirrorName);
+          log.info({ port: port.name }, 'orphan port given back');
+        }),
+      );
     }
     // Ports we took and hold no more (a desired pair's port is re-taken by its own reconcile).
     const held = new Set(ctx.dp.ports().map((p) => portKey(p.netns, p.name)));

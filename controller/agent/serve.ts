@@ -9,13 +9,13 @@ import type { AgentEndpoint } from '../metrics/agent-endpoint.js';
 import type { Agent, AgentOptions } from './agent.js';
 
 /** What both modes hand Agent.start as it is (the rest of its options). */
-export type AgentTuning = Pick<AgentOptions, 'stateDir' | 'log' | 'resyncPeriodMs' | 'driftPeriodMs' | 'retryBaseMs' | 'retryMaxMs'> & {
+export type AgentTuning = Pick<AgentOptions, 'stateDir' | 'log' | 'resyncPeriodMs' | 'driftPeriodMs' | 'retryBaseMs' | 'retryMaxMs' | 'concurrentReconciles'> & {
   endpoint?: AgentEndpoint;
 };
 
 /** A mode's options as Agent.start takes them: the tuning, and the endpoint's hooks as its metrics. */
 export function agentStartOptions(o: AgentTuning, source: AgentOptions['source'], node: AgentOptions['node']): AgentOptions {
-  const { stateDir, log, resyncPeriodMs, driftPeriodMs, retryBaseMs, retryMaxMs, endpoint } = o;
+  const { stateDir, log, resyncPeriodMs, driftPeriodMs, retryBaseMs, retryMaxMs, concurrentReconciles, endpoint } = o;
   return {
     source,
     node,
@@ -25,6 +25,7 @@ export function agentStartOptions(o: AgentTuning, source: AgentOptions['source']
     driftPeriodMs,
     retryBaseMs,
     retryMaxMs,
+    concurrentReconciles,
     metrics: endpoint && { queue: endpoint.queue, reconcile: endpoint.reconcile },
   };
 }

@@ -22,6 +22,8 @@ export interface StandaloneOptions {
   driftPeriodMs?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** Pairs reconciled at once (default DEFAULT_CONCURRENT_RECONCILES). */
+  concurrentReconciles?: number;
   /** Metrics and health listener, opened by the caller before the start (so probes answer during it); closed by stop() — or by the caller if the start fails. */
   endpoint?: AgentEndpoint;
 }

@@ -40,10 +40,13 @@ export class AgentEndpoint {
   private phase: 'starting' | 'running' | 'stopping' = 'starting';
   private server: MetricsServer | undefined;
 
-  private constructor(private readonly sourceKind: string) {
+  private constructor(
+    private readonly sourceKind: string,
+    workers: number,
+  ) {
     collectDefaultMetrics({ register: this.registry });
     this.queue = workQueueMetrics<string>(this.registry, AGENT_CONTROLLER);
-    this.reconcile = reconcileMetrics(this.registry, AGENT_CONTROLLER, 1); // the agent runs one worker (architecture.md)
+    this.reconcile = reconcileMetrics(this.registry, AGENT_CONTROLLER, workers);
     const read = snapshotReader(() => {
       const a = this.agent;
       if (!a?.dataplaneOpen || this.phase !== 'running') return undefined;
@@ -62,8 +65,9 @@ export class AgentEndpoint {
   }
 
   /** Metrics and checks for an agent fed by a `sourceKind` source; listens on `bind` unless undefined (metrics then only in-process). */
-  static async open(bind: BindAddress | undefined, sourceKind: string): Promise<AgentEndpoint> {
-    const e = new AgentEndpoint(sourceKind);
+  /** `workers`: the agent's concurrent reconciles (controller_runtime_max_concurrent_reconciles). */
+  static async open(bind: BindAddress | undefined, sourceKind: string, workers: number): Promise<AgentEndpoint> {
+    const e = new AgentEndpoint(sourceKind, workers);
     if (bind) e.server = await MetricsServer.listen({ ...bind, registry: e.registry, healthz: () => e.healthz(), readyz: () => e.readyz() });
     return e;
   }

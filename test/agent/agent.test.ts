@@ -2,6 +2,8 @@
 // a file of InterfacePairs becomes ports and mirrors, changes and deletions
 // follow, what only the node can know becomes a condition with a reason, and
 // it never touches what it does not own.
+import pino from 'pino';
+
 import { addresses, getLink, ownerMark } from '../../controller/agent/kernel.js';
 import { ownerTagFor } from '../../controller/agent/agent.js';
 import { describeRoot, eventually, nsx, sh, uniq } from '../helpers/lab.js';
@@ -38,6 +40,38 @@ describeRoot('agent (standalone)', () => {
     expect(await eventually(() => h.agent.dp.fib(0, 4).some((e) => e.prefix === `${p.gw4}/32` && e.kind === 'receive'))).toBe(true);
   });
 
+  it('reconciles pairs side by side, and sweeps what is no pair\'s alone', async () => {
+    await h.build(6);
+    h.write(h.configText());
+    // Every reconcile logs its start and its end (debug), in the order they happen.
+    const lines: { msg: string; key?: string }[] = [];
+    const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as { msg: string; key?: string }) });
+    await h.start({ log, concurrentReconciles: 4, resyncPeriodMs: 300 });
+    for (const p of h.lab.peers) await h.waitReady(p.pair);
+    await new Promise((r) => setTimeout(r, 1000)); // a few resyncs: every key again, the node key too
+    const active = new Set<string>();
+    let mostPairs = 0;
+    let nodeRuns = 0;
+    for (const { msg, key } of lines) {
+      if (!key) continue;
+      if (msg === 'reconciling') {
+        if (key === 'node') {
+          expect([...active]).toEqual([]); // the node sweep never overlaps a pair's reconcile
+          nodeRuns += 1;
+        } else {
+          expect(active.has('node')).toBe(false);
+        }
+        active.add(key);
+        mostPairs = Math.max(mostPairs, active.size);
+      } else if (msg === 'reconciled') {
+        active.delete(key);
+      }
+    }
+    expect(nodeRuns).toBeGreaterThan(1);
+    expect(mostPairs).toBeGreaterThan(1);
+    expect(mostPairs).toBeLessThanOrEqual(4);
+  });
+
   it('changes MTU and addresses in place: same device, old addresses it set removed, ones it did not set kept', async () => {
     await startWith(1);
     const p = h.lab.peers[0]!;
@@ -64,8 +98,10 @@ describeRoot('agent (standalone)', () => {
     expect(await eventually(async () => (await getLink(h.lab.linux, b.mirror)) === undefined, 10_000)).toBe(true);
     expect(h.agent.dp.ports().map((x) => x.name)).toEqual([a.portDev]);
     expect(h.entry(b.pair)).toBeUndefined();
-    // The netdev is the kernel's again: IPv6 (disabled while it was a port) is back.
-    expect((await nsx(h.lab.dut, 'sysctl', ['-n', `net.ipv6.conf.${b.portDev}.disable_ipv6`])).trim()).toBe('0');
+    // The netdev is the kernel's again: IPv6 (disabled while it was a port) is back. The port's
+    // sockets close off the event loop (kernel grace periods), just after its mirror went.
+    const ipv6Disabled = async () => (await nsx(h.lab.dut, 'sysctl', ['-n', `net.ipv6.conf.${b.portDev}.disable_ipv6`])).trim();
+    expect(await eventually(async () => (await ipv6Disabled()) === '0', 5_000)).toBe(true);
     expect(await getLink(h.lab.linux, a.mirror)).toBeDefined();
   });
 

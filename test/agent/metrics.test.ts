@@ -8,6 +8,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
+import { DEFAULT_CONCURRENT_RECONCILES } from '../../controller/agent/agent.js';
 import { ask } from '../../controller/control/client.js';
 import { AGENT_CONTROLLER, AgentEndpoint } from '../../controller/metrics/agent-endpoint.js';
 import { describeRoot, eventually, nsx, sh } from '../helpers/lab.js';
@@ -80,7 +81,7 @@ describeRoot('metrics and health endpoint', () => {
   it('exposes the documented series, with port, punt and reconcile values that match known traffic', async () => {
     await h.build(1);
     h.write(h.configText());
-    endpoint = await AgentEndpoint.open({ host: '127.0.0.1', port: 0 }, 'file');
+    endpoint = await AgentEndpoint.open({ host: '127.0.0.1', port: 0 }, 'file', DEFAULT_CONCURRENT_RECONCILES);
     await h.start({ endpoint });
     const p = h.lab.peers[0]!;
     await h.waitReady(p.pair);
@@ -130,7 +131,7 @@ describeRoot('metrics and health endpoint', () => {
     expect(sample(after, 'controller_runtime_reconcile_total', { ...c, result: 'success' })).toBeGreaterThanOrEqual(2);
     expect(sample(after, 'controller_runtime_reconcile_total', { ...c, result: 'error' })).toBe(0);
     expect(sample(after, 'controller_runtime_reconcile_errors_total', c)).toBe(0);
-    expect(sample(after, 'controller_runtime_max_concurrent_reconciles', c)).toBe(1);
+    expect(sample(after, 'controller_runtime_max_concurrent_reconciles', c)).toBe(DEFAULT_CONCURRENT_RECONCILES);
     expect(sample(after, 'controller_runtime_reconcile_time_seconds_count', c)).toBeGreaterThanOrEqual(2);
     const q = { name: AGENT_CONTROLLER, controller: AGENT_CONTROLLER };
     expect(sample(after, 'workqueue_adds_total', q)).toBeGreaterThanOrEqual(2);
@@ -143,7 +144,7 @@ describeRoot('metrics and health endpoint', () => {
   it('counts a failing pair as reconcile errors and queue retries', async () => {
     await h.build(1);
     h.write(h.configText((y) => y.replace(/port:\n {4}name: \S+/, 'port:\n    name: nosuchdev0')));
-    endpoint = await AgentEndpoint.open({ host: '127.0.0.1', port: 0 }, 'file');
+    endpoint = await AgentEndpoint.open({ host: '127.0.0.1', port: 0 }, 'file', DEFAULT_CONCURRENT_RECONCILES);
     await h.start({ endpoint });
     await h.waitReady(h.lab.peers[0]!.pair, 'False', 'PortNotFound');
     const c = { controller: AGENT_CONTROLLER };
@@ -158,7 +159,7 @@ describeRoot('metrics and health endpoint', () => {
     await h.build(1);
     // The config is a FIFO: the file source's first load blocks until the test writes it.
     await sh('mkfifo', [h.config]);
-    endpoint = await AgentEndpoint.open({ host: '127.0.0.1', port: 0 }, 'file');
+    endpoint = await AgentEndpoint.open({ host: '127.0.0.1', port: 0 }, 'file', DEFAULT_CONCURRENT_RECONCILES);
     const starting = h.start({ endpoint });
     const early = await get(`${endpoint.url}/readyz`);
     expect(early.status).toBe(503);

@@ -1,7 +1,10 @@
 // The control API: typed, validated, errors as exceptions with clear
 // messages; FIB/adjacency dumps and the packet tracer tell the truth.
+import { execFileSync } from 'node:child_process';
+
 import { Dataplane, ValidationError } from '../../dataplane/dataplane.js';
 import { describeRoot, eventually, nsTry, nsx, sh } from '../helpers/lab.js';
+import { ipBatch } from '../helpers/veths.js';
 import { buildRouter, learnNeighbors, teardown, type Router } from '../helpers/router.js';
 
 describe('dataplane API without ports', () => {
@@ -142,6 +145,82 @@ describeRoot('dataplane sizing with ports', () => {
         dp.close();
       }
     }
+  });
+});
+
+describeRoot('adding ports off the event loop (addPortAsync)', () => {
+  const ns = `lcpasync${process.pid % 100000}`;
+  const names = Array.from({ length: 8 }, (_, i) => `as${i}`);
+  beforeAll(async () => {
+    await sh('ip', ['netns', 'add', ns]);
+    await ipBatch(ns, names.flatMap((n) => [`link add ${n} type veth peer name ${n}p`, `link set ${n} up`, `link set ${n}p up`]));
+  });
+  afterAll(async () => {
+    await sh('ip', ['netns', 'del', ns]).catch(() => undefined);
+  });
+  /** Our tc filters on a netdev, read at once (no await between a close() and this). */
+  const guardFilters = (dev: string): string =>
+    ['ingress', 'egress'].map((dir) => execFileSync('ip', ['netns', 'exec', ns, 'tc', 'filter', 'show', 'dev', dev, dir]).toString().trim()).join('');
+
+  it('adds ports awaited together, each once, as addPort would', async () => {
+    const dp = Dataplane.open({ workers: 1, rxRingSize: 256 });
+    try {
+      const ports = await Promise.all(names.map((name) => dp.addPortAsync({ name, netns: ns, driver: 'af_packet' })));
+      expect(new Set(ports.map((p) => p.index)).size).toBe(names.length);
+      expect(dp.ports().map((p) => p.name).sort()).toEqual([...names].sort());
+      expect(ports[0]).toEqual(dp.port(ports[0]!.index));
+      expect(guardFilters('as0')).not.toBe(''); // taken over: the kernel guard is on
+    } finally {
+      dp.close();
+    }
+  });
+
+  it('gives ports back awaited together (removePortAsync); a netdev is never re-added while its old guard comes off', async () => {
+    const dp = Dataplane.open({ workers: 1, rxRingSize: 256 });
+    try {
+      const ports = await Promise.all(names.map((name) => dp.addPortAsync({ name, netns: ns, driver: 'af_packet' })));
+      await Promise.all(ports.map((p) => dp.removePortAsync(p.index)));
+      expect(dp.ports()).toEqual([]);
+      expect(names.filter((n) => guardFilters(n) !== '')).toEqual([]);
+      await expect(dp.removePortAsync(ports[0]!.index)).rejects.toThrow(/no such port/);
+      // Remove and add the same netdev at once, whatever order the threads take them in:
+      // in the end it is a port with the kernel guard on, or not a port and clean.
+      for (let round = 0; round < 5; round++) {
+        const p = await dp.addPortAsync({ name: 'as2', netns: ns, driver: 'af_packet' });
+        const [, added] = await Promise.allSettled([dp.removePortAsync(p.index), dp.addPortAsync({ name: 'as2', netns: ns, driver: 'af_packet' })]);
+        const held = dp.findPort('as2', ns) !== undefined;
+        expect({ round, added: added.status, held, guarded: guardFilters('as2') !== '' }).toEqual({ round, added: added.status, held, guarded: held });
+        const again = dp.findPort('as2', ns);
+        if (again) await dp.removePortAsync(again.index);
+      }
+    } finally {
+      dp.close();
+    }
+  });
+
+  it('refuses the same netdev added twice at once, and rejects with the errno and the field', async () => {
+    const dp = Dataplane.open({ workers: 1, rxRingSize: 256 });
+    try {
+      const both = await Promise.allSettled([0, 1].map(() => dp.addPortAsync({ name: 'as1', netns: ns, driver: 'af_packet' })));
+      expect(both.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+      const refused = both.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(String(refused?.reason)).toMatch(/as1.*(being added or removed|already a port)/);
+      expect(dp.ports()).toHaveLength(1);
+      await expect(dp.addPortAsync({ name: 'lcpnosuchdev0', netns: ns })).rejects.toMatchObject({ code: 'ENODEV', message: expect.stringMatching(/lcpnosuchdev0/) });
+      await expect(dp.addPortAsync({ name: '../etc/passwd' })).rejects.toThrow(ValidationError);
+    } finally {
+      dp.close();
+    }
+  });
+
+  it('close() waits for adds in flight: when it returns, every netdev is the kernel\'s again', async () => {
+    const dp = Dataplane.open({ workers: 1, rxRingSize: 256 });
+    const pending = names.map((name) => dp.addPortAsync({ name, netns: ns, driver: 'af_packet' }));
+    dp.close();
+    const left = names.filter((n) => guardFilters(n) !== '');
+    await Promise.allSettled(pending);
+    expect(left).toEqual([]);
+    expect(() => dp.ports()).toThrow(/closed/);
   });
 });
 

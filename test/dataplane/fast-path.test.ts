@@ -8,7 +8,11 @@
 // leaves to the graph (a redirect would lose the note to finish them), as a
 // real wire never carries them. GRO on a peer gives its veth NAPI, which a
 // veth needs to receive XDP redirects.
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import { Dataplane, ValidationError } from '../../dataplane/dataplane.js';
 import { describeRoot, eventually, nsTry, nsx } from '../helpers/lab.js';
@@ -187,6 +191,25 @@ describeRoot('XDP fast path', () => {
     r.dp.removeRoute(0, '3fff:100:0:4000::/50');
     expect(await via('3fff:100:0:4000::1')).toBe('b');
     expect(r.dp.fastPathStatus()).toMatchObject({ mapErrors: 0, pending: 0 });
+  });
+
+  it('loads while signals keep arriving (a profiler\'s SIGPROF every 100 µs): the verifier is not interrupted into giving up', async () => {
+    const plain = Dataplane.open({ workers: 1, fastPath: 'auto' });
+    const usableHere = plain.fastPathStatus().usable;
+    plain.close();
+    if (!usableHere) return; // the kernel refuses it even without signals: nothing to show
+    const dir = mkdtempSync(join(tmpdir(), 'lcp-prof-'));
+    try {
+      // The built facade (dist/), in a process of its own that V8's profiler interrupts.
+      const script = `const { Dataplane } = await import(${JSON.stringify(pathToFileURL(join(process.cwd(), 'dist', 'dataplane', 'dataplane.js')).href)});
+        const dp = Dataplane.open({ workers: 1, rxRingSize: 256 });
+        process.stdout.write(JSON.stringify(dp.fastPathStatus()));
+        dp.close();`;
+      const out = execFileSync(process.execPath, ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', dir, '--input-type=module', '-e', script]).toString();
+      expect(JSON.parse(out)).toMatchObject({ usable: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('costs nothing at rest: with no port to watch, its monitor thread sleeps until there is one', async () => {

@@ -155,6 +155,13 @@ describeRoot('netlink mirror', () => {
     for (let i = 0; i < 20000; i++) lines.push(`route add 10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32 via ${p.v4}`);
     for (let i = 0; i < 5000; i++) lines.push(`route del 10.100.${(i >> 8) & 255}.${i & 255}/32`);
     writeFileSync(file, lines.join('\n') + '\n');
+    // Built before the flood starts: the lock must be taken while `ip` is still writing (built
+    // after, it took long enough for the watcher to keep up now and then, and nothing was lost).
+    const hold = Array.from({ length: 300000 }, (_, i) => ({
+      table: 77,
+      prefix: `172.${16 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`,
+      paths: [{ port: p.port.index, via: p.v4 }],
+    }));
     try {
       // While `ip -batch` floods the tiny socket, hold the dataplane's control
       // lock with a big synchronous API load (into an unmirrored table), so the
@@ -162,11 +169,6 @@ describeRoot('netlink mirror', () => {
       const burst = sh('ip', ['-n', r.linux, '-batch', file], { timeoutMs: 120000 });
       await sleep(30);
       r.dp.addTable(77);
-      const hold = Array.from({ length: 300000 }, (_, i) => ({
-        table: 77,
-        prefix: `172.${16 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`,
-        paths: [{ port: p.port.index, via: p.v4 }],
-      }));
       r.dp.addRoutes(hold);
       await burst;
       r.dp.removeTable(77);

@@ -4,7 +4,7 @@
 // otherwise pay a read per mirror per loop on every wakeup.
 import { readdirSync, readFileSync } from 'node:fs';
 
-import { describeRoot } from '../helpers/lab.js';
+import { describeRoot, eventually, nsTry } from '../helpers/lab.js';
 import { buildRouter, teardown, type Router } from '../helpers/router.js';
 
 /** The thread of this process named `name`. */
@@ -40,5 +40,22 @@ describeRoot('dataplane worker', () => {
     // It wakes every 10 ms and spins 64 loops before sleeping again: reading
     // every mirror each loop was 8 x 64 x 100 = ~51,000 reads in this second.
     expect(readCalls(tid!) - before).toBeLessThan(2000);
+  });
+
+  it('follows a pair change with an epoll_ctl per source that came or went, not one per source, and reads the new mirror', async () => {
+    r = await buildRouter(8);
+    const p = r.peers[7]!;
+    const changes = (): number => r!.dp.counters().pollSetChanges;
+    await new Promise((res) => setTimeout(res, 300)); // the worker has taken the last plan
+    const before = changes();
+    r.dp.removePair(p.port.index, { deleteMirror: false });
+    r.dp.createPair(p.port.index, { name: p.tap, netns: r.linux }); // re-adopted: a new mirror fd
+    expect(await eventually(() => changes() > before, 2000, 20)).toBe(true);
+    await new Promise((res) => setTimeout(res, 300));
+    // The old mirror left its set and the new one joined (once per plan the worker saw):
+    // rebuilding the sets cost 2 + 16 + 2 = 20 calls per plan with 8 pairs.
+    expect(changes() - before).toBeLessThanOrEqual(4);
+    // Linux's ping leaves through the new mirror (read by the worker) and its answer is punted back.
+    expect((await nsTry(r.linux, 'ping', ['-c', '1', '-W', '2', p.v4])).code).toBe(0);
   });
 });

@@ -128,7 +128,8 @@ describeRoot('agent (cluster mode)', () => {
     await rawRequest(kc, 'DELETE', lcpPath('interfacepairs', name));
     expect(await eventually(async () => (await getLink(lab.linux, p.mirror)) === undefined, 30_000)).toBe(true);
     expect(await eventually(() => running!.agent.dp.ports().length === 0, 10_000)).toBe(true);
-    expect((await nsx(lab.dut, 'sysctl', ['-n', `net.ipv6.conf.${p.portDev}.disable_ipv6`])).trim()).toBe('0');
+    // Its sockets close off the event loop (kernel grace periods): IPv6 comes back just after.
+    expect(await eventually(async () => (await nsx(lab.dut, 'sysctl', ['-n', `net.ipv6.conf.${p.portDev}.disable_ipv6`])).trim() === '0', 5_000)).toBe(true);
     expect(await eventually(async () => (await getNdp())?.status?.pairs?.some((x) => x.name === name) !== true, 10_000, 200)).toBe(true);
   }, 180_000);
 });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 import type { KubeConfig } from '@kubernetes/client-node';
 
+import { DEFAULT_CONCURRENT_RECONCILES } from '../../controller/agent/agent.js';
 import { startClusterAgent, type RunningClusterAgent } from '../../controller/agent/cluster.js';
 import { silentLogger } from '../../controller/agent/log.js';
 import type { InterfacePair } from '../../controller/api/interface-pair.js';
@@ -72,7 +73,7 @@ describeRoot('agent metrics and health (cluster mode)', () => {
     await applyObject(kc, lcpPath('interfacepairs', name), pair, FIELD_MANAGER, true);
     cleanups.push(() => rawRequest(kc, 'DELETE', lcpPath('interfacepairs', name)));
 
-    endpoint = await AgentEndpoint.open({ host: '127.0.0.1', port: 0 }, 'cluster');
+    endpoint = await AgentEndpoint.open({ host: '127.0.0.1', port: 0 }, 'cluster', DEFAULT_CONCURRENT_RECONCILES);
     const before = await fetch(`${endpoint.url}/readyz`);
     expect(before.status).toBe(503);
     expect(await before.text()).toMatch(/first sync of the cluster source/);

@@ -3,9 +3,14 @@
 // exception with its message (and errno/code for system errors).
 #include <napi.h>
 
+#include <chrono>
 #include <cstring>
+#include <exception>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <thread>
 
 #include <net/if.h>
 
@@ -132,6 +137,55 @@ fib::Route parse_route(const Napi::Env& env, const Napi::Object& o) {
   return r;
 }
 
+// The *Async methods: one dataplane call on a libuv thread, settled as a
+// Promise. Opening a port waits for a kernel RCU grace period (~10 ms),
+// closing one for two or three; the agent works on several pairs at once and
+// their waits overlap. `run` executes on the pool thread and returns what
+// builds the JS value on the main thread. The work holds the dataplane until
+// `run` has returned; close() waits for that.
+class DataplaneWork final : public Napi::AsyncWorker {
+ public:
+  using Result = std::function<Napi::Value(Napi::Env)>;
+  using Run = std::function<Result(Dataplane&)>;
+
+  DataplaneWork(Napi::Env env, const char* name, std::shared_ptr<Dataplane> dp, Run run)
+      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)), dp_(std::move(dp)), run_(std::move(run)) {}
+
+  /** Queues the work (it deletes itself once settled) and returns its promise. */
+  static Napi::Promise start(Napi::Env env, const char* name, std::shared_ptr<Dataplane> dp, Run run) {
+    auto* w = new DataplaneWork(env, name, std::move(dp), std::move(run));
+    Napi::Promise promise = w->deferred_.Promise();
+    w->Queue();
+    return promise;
+  }
+
+  void Execute() override {
+    try {
+      result_ = run_(*dp_);
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+    dp_.reset();
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      if (error_) guarded(env, [&]() -> Napi::Value { std::rethrow_exception(error_); });
+      deferred_.Resolve(result_(env));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<Dataplane> dp_;
+  Run run_;
+  Result result_;
+  std::exception_ptr error_;
+};
+
 class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -139,6 +193,8 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
         env, "NativeDataplane",
         {InstanceMethod<&NativeDataplane::Close>("close"),
          InstanceMethod<&NativeDataplane::AddPort>("addPort"),
+         InstanceMethod<&NativeDataplane::AddPortAsync>("addPortAsync"),
+         InstanceMethod<&NativeDataplane::RemovePortAsync>("removePortAsync"),
          InstanceMethod<&NativeDataplane::RemovePort>("removePort"),
          InstanceMethod<&NativeDataplane::AddSubPort>("addSubPort"),
          InstanceMethod<&NativeDataplane::RemoveSubPort>("removeSubPort"),
@@ -185,7 +241,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
         const std::string ring = get_string(o, "rxRing", false);
         if (!ring.empty()) cfg.rx_ring = ring;
       }
-      dp_ = std::make_unique<Dataplane>(cfg);
+      dp_ = std::make_shared<Dataplane>(cfg);
       return info.Env().Undefined();
     });
   }
@@ -198,6 +254,9 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     watchers_.clear();  // threads that call into the dataplane stop first
+    // An *Async call in flight holds the dataplane until its add is done
+    // (a grace period or two): wait, so that close() still leaves nothing behind.
+    while (dp_ && dp_.use_count() > 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     dp_.reset();  // stops workers, gives ports back to the kernel; mirrors persist
     return info.Env().Undefined();
   }
@@ -229,6 +288,32 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
       return port_object(info.Env(), dp(info.Env()).add_port(get_string(o, "name"), get_string(o, "netns", false),
                                                             driver.empty() ? "auto" : driver,
                                                             fast_path.empty() ? "auto" : fast_path));
+    });
+  }
+
+  Napi::Value AddPortAsync(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      Napi::Object o = arg_object(info, 0, "port spec");
+      dp(info.Env());  // closed: throw now, not later
+      std::string name = get_string(o, "name"), netns = get_string(o, "netns", false);
+      std::string driver = get_string(o, "driver", false), fast_path = get_string(o, "fastPath", false);
+      if (driver.empty()) driver = "auto";
+      if (fast_path.empty()) fast_path = "auto";
+      return DataplaneWork::start(info.Env(), "kube-lcp:addPort", dp_, [=](Dataplane& d) -> DataplaneWork::Result {
+        PortView v = d.add_port(name, netns, driver, fast_path);
+        return [v](Napi::Env env) -> Napi::Value { return port_object(env, v); };
+      });
+    });
+  }
+
+  Napi::Value RemovePortAsync(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const uint32_t index = arg_uint(info, 0, "port");
+      dp(info.Env());
+      return DataplaneWork::start(info.Env(), "kube-lcp:removePort", dp_, [index](Dataplane& d) -> DataplaneWork::Result {
+        d.del_port(index);
+        return [](Napi::Env env) -> Napi::Value { return env.Undefined(); };
+      });
     });
   }
 
@@ -496,6 +581,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
       o.Set("errors", errors);
       o.Set("loops", double(c.loops));
       o.Set("vectors", double(c.vectors));
+      o.Set("pollSetChanges", double(c.poll_set_changes));
       return o;
     });
   }
@@ -706,7 +792,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
     return p;
   }
 
-  std::unique_ptr<Dataplane> dp_;
+  std::shared_ptr<Dataplane> dp_;  // shared with *Async work while it runs
   // Declared after dp_: destroyed (threads joined) before the dataplane.
   std::map<std::string, std::unique_ptr<linux_nl::Watcher>> watchers_;
 };

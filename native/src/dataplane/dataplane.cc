@@ -172,27 +172,48 @@ PortView Dataplane::add_port(const std::string& name, const std::string& netns,
                              const std::string& driver, const std::string& fast_path) {
   if (fast_path != "auto" && fast_path != "off")
     throw std::invalid_argument("port '" + name + "': fastPath must be 'auto' or 'off'");
-  SettleFastPath settle{fast_.get()};
-  std::lock_guard<std::mutex> g(mu_);
-  for (const auto& p : ports_)
-    if (p && p->name == name && p->netns == netns)
-      throw std::invalid_argument("port '" + name + "' is already a port (index " +
-                                  std::to_string(p->index) + ")");
-  const uint32_t index = free_index();
+  std::string ring;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    for (const auto& p : ports_)
+      if (p && p->name == name && p->netns == netns)
+        throw std::invalid_argument("port '" + name + "' is already a port (index " +
+                                    std::to_string(p->index) + ")");
+    for (const auto& [n, ns] : busy_)
+      if (n == name && ns == netns) throw std::invalid_argument("port '" + name + "' is being added or removed");
+    // A V3 ring batches well (the graph forwarding at full rate wants it) but
+    // runs a kernel timer per ring forever; where the XDP fast path forwards,
+    // the ring carries only exceptions (punts, glean, ...): V2, no timer.
+    const bool xdp_rx = fast_ && fast_->usable() && fast_path == "auto";
+    ring = cfg_.rx_ring != "auto" ? cfg_.rx_ring : xdp_rx ? "v2" : "v3";
+    busy_.emplace_back(name, netns);
+  }
+  // Until registered (or failed), the netdev is "being added": no second add opens it too.
+  struct Opening {
+    Dataplane& dp;
+    const std::string& name;
+    const std::string& netns;
+    ~Opening() {
+      std::lock_guard<std::mutex> g(dp.mu_);
+      std::erase_if(dp.busy_, [&](const auto& o) { return o.first == name && o.second == netns; });
+    }
+  } opening{*this, name, netns};
 
+  // Outside the control mutex: making a packet ring waits for a kernel RCU
+  // grace period (packet_set_ring calls synchronize_net), ~10 ms. Adds called
+  // from several threads overlap those waits, and nothing else waits on them.
   auto p = std::make_unique<Port>();
-  p->index = index;
   p->name = name;
   p->netns = netns;
-  // A V3 ring batches well (the graph forwarding at full rate wants it) but
-  // runs a kernel timer per ring forever; where the XDP fast path forwards,
-  // the ring carries only exceptions (punts, glean, ...): V2, no timer.
-  const bool xdp_rx = fast_ && fast_->usable() && fast_path == "auto";
-  const std::string ring = cfg_.rx_ring != "auto" ? cfg_.rx_ring : xdp_rx ? "v2" : "v3";
   p->io = open_port_io(name, netns, cfg_.rx_ring_frames, ring, driver);
   for (size_t w = 0; w < workers_.size(); ++w) p->tx.push_back(p->io->open_tx());
   p->mac = p->io->link().mac;
   p->mtu = p->io->link().mtu;
+
+  SettleFastPath settle{fast_.get()};
+  std::lock_guard<std::mutex> g(mu_);
+  const uint32_t index = free_index();
+  p->index = index;
   // The least loaded worker owns the new port and its mirror.
   std::vector<unsigned> load(workers_.size(), 0);
   for (const auto& q : ports_)
@@ -218,12 +239,25 @@ PortView Dataplane::add_port(const std::string& name, const std::string& netns,
 }
 
 void Dataplane::del_port(uint32_t index) {
-  SettleFastPath settle{fast_.get()};
+  std::unique_ptr<Port> closing;
+  {
+    SettleFastPath settle{fast_.get()};
+    std::lock_guard<std::mutex> g(mu_);
+    closing = del_port_locked(index);
+    // Until closed, the netdev is busy: a new add must not guard it while the old guard comes off.
+    if (closing) busy_.emplace_back(closing->name, closing->netns);
+  }
+  // Closing a packet socket waits for kernel grace periods (packet_release
+  // calls synchronize_net; a ring's teardown another), ~50 ms a port here:
+  // outside the control mutex, so removals from several threads overlap.
+  if (!closing) return;
+  const std::string name = closing->name, netns = closing->netns;
+  closing.reset();
   std::lock_guard<std::mutex> g(mu_);
-  del_port_locked(index);
+  std::erase_if(busy_, [&](const auto& o) { return o.first == name && o.second == netns; });
 }
 
-void Dataplane::del_port_locked(uint32_t index) {
+std::unique_ptr<Dataplane::Port> Dataplane::del_port_locked(uint32_t index) {
   Port& p = port_ref(index);
   while (!p.subs.empty()) del_port_locked(p.subs.back());  // sub-ports go with their parent
   if (p.is_sub()) {
@@ -235,7 +269,7 @@ void Dataplane::del_port_locked(uint32_t index) {
     ports_[index].reset();
     publish_port(parent);
     rcu_.reclaim();
-    return;
+    return nullptr;
   }
   const unsigned worker = p.worker;
   fib_->port_del(index);
@@ -245,7 +279,7 @@ void Dataplane::del_port_locked(uint32_t index) {
   if (owned->mirror) pair_gen_.fetch_add(1, std::memory_order_acq_rel);
   publish_plan(worker);
   rcu_.reclaim();  // no worker can still see the port: safe to close it
-  owned.reset();   // the netdev goes back to the kernel; a mirror persists
+  return owned;    // closing it gives the netdev back to the kernel; a mirror persists
 }
 
 void Dataplane::set_port(uint32_t index, const PortPatch& patch) {
@@ -677,6 +711,7 @@ CounterView Dataplane::counters() const {
     for (size_t e = 0; e < size_t(Error::Count); ++e) v.errors[e] += w->counters().errors[e].get();
     v.loops += w->counters().loops.get();
     v.vectors += w->counters().vectors.get();
+    v.poll_set_changes += w->counters().poll_set_changes.get();
   }
   return v;
 }

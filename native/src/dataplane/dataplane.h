@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/rcu.h"
@@ -78,6 +79,7 @@ struct CounterView {
   std::vector<PortCounterView> ports;
   std::array<uint64_t, size_t(Error::Count)> errors{};
   uint64_t loops = 0, vectors = 0;
+  uint64_t poll_set_changes = 0;  // workers' epoll_ctl calls to follow port/pair changes
 };
 
 struct FastPathView {
@@ -143,6 +145,8 @@ class Dataplane {
 
   // Ports: take over a kernel netdev ("af_packet" | "af_xdp" | "auto").
   // fast_path: "auto" (the XDP fast path where the kernel allows) | "off".
+  // Opens the netdev without the control mutex (it waits on the kernel), so
+  // adds from several threads overlap; the same netdev twice is refused.
   PortView add_port(const std::string& name, const std::string& netns, const std::string& driver,
                     const std::string& fast_path = "auto");
   void del_port(uint32_t index);
@@ -207,7 +211,8 @@ class Dataplane {
   const Port& port_ref(uint32_t index) const;
   void publish_port(Port& p);  // rebuild PortRuntime + owner's plan (+ a parent's sub-ports)
   const Port& root_of(const Port& p) const;  // a sub-port's parent, else itself
-  void del_port_locked(uint32_t index);
+  // Detaches the port from everything; the caller closes what it returns (null for a sub-port).
+  std::unique_ptr<Port> del_port_locked(uint32_t index);
   Port& add_sub_port_locked(uint32_t parent, uint16_t vlan, uint16_t tpid);
   void publish_plan(unsigned worker);
   PortView view(const Port& p) const;
@@ -225,6 +230,8 @@ class Dataplane {
   std::unique_ptr<PortTable> table_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<Port>> ports_;  // by index; null = free
+  // (name, netns) of netdevs being opened or closed outside mu_: refused to add_port meanwhile.
+  std::vector<std::pair<std::string, std::string>> busy_;
   std::vector<PortCounterView> counter_base_;  // counters at (re)use of an index
   std::atomic<uint64_t> pair_gen_{0};
   std::unique_ptr<xdp::FastPath> fast_;  // null: fastPath off for the dataplane

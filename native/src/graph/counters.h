@@ -96,6 +96,7 @@ struct WorkerCounters {
   PortCounters ports[kMaxPorts];
   Counter errors[size_t(Error::Count)];
   Counter loops, vectors;  // for the average vector size
+  Counter poll_set_changes;  // epoll_ctl calls made to follow plan changes
 };
 
 }  // namespace lcp

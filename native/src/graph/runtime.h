@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "core/buffer.h"
+#include "core/instance_id.h"
 #include "core/rcu.h"
 #include "graph/counters.h"
 #include "io/packet_io.h"
@@ -15,7 +16,7 @@
 namespace lcp {
 
 // The kernel side of a pair as the graph uses it (punt = tx, inject = rx).
-class MirrorIo {
+class MirrorIo : public InstanceId {
  public:
   virtual ~MirrorIo() = default;
   virtual int fd() const = 0;

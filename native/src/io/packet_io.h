@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/buffer.h"
+#include "core/instance_id.h"
 
 namespace lcp::io {
 
@@ -45,7 +46,7 @@ class TxQueue {
   virtual void flush() = 0;
 };
 
-class RxQueue {
+class RxQueue : public InstanceId {
  public:
   virtual ~RxQueue() = default;
   virtual int fd() const = 0;  // for poll(POLLIN)

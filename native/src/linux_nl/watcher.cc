@@ -2,11 +2,13 @@
 
 #include <linux/rtnetlink.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -27,6 +29,11 @@ double now_ms() {
 double unix_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+
+// Pair-driven resyncs: at least this far apart, and this many times what the
+// last one took (so they cost the watcher at most ~1/4 of its time).
+constexpr double kPairResyncMinGapMs = 20;
+constexpr double kPairResyncGapFactor = 3;
 
 constexpr uint32_t kGroups = RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
                              RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
@@ -71,13 +78,18 @@ Watcher::Watcher(Dataplane& dp, WatchOptions opts)
     run();
     socks_ = nullptr;
   });
+  // Named from here, as the workers are: `top -H` and profiles tell them apart.
+  pthread_setname_np(thread_.native_handle(), "lcp-nl-mirror");
   try {
     ready.get();
   } catch (...) {
     thread_.join();
     throw;
   }
-  if (opts_.drift_interval_ms > 0) drift_thread_ = std::thread([this] { drift_loop(); });
+  if (opts_.drift_interval_ms > 0) {
+    drift_thread_ = std::thread([this] { drift_loop(); });
+    pthread_setname_np(drift_thread_.native_handle(), "lcp-nl-drift");
+  }
 }
 
 // Off the JS thread and off the watcher's: a drift check at full-table scale
@@ -216,11 +228,13 @@ void Watcher::resync() {
   }
   state_.sweep();
   flush();
+  const double took = now_ms() - t0;
+  pair_resync_not_before_ms_ = now_ms() + std::max(kPairResyncMinGapMs, kPairResyncGapFactor * took);
   std::lock_guard<std::mutex> g(mu_);
   ++status_.resyncs;
   status_.dump_restarts += restarts;
   status_.last_resync_at_ms = unix_ms();
-  status_.last_resync_ms = now_ms() - t0;
+  status_.last_resync_ms = took;
   status_.mirrors = ports.size();
   status_.state = "synced";
 }
@@ -282,7 +296,10 @@ void Watcher::loop() {
   double next_ns_check = now_ms() + 500;
   while (!stop_) {
     pollfd fds[2] = {{socks_->events.fd(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
-    const int rc = ::poll(fds, 2, 200);
+    int timeout_ms = 200;
+    if (dp_.pair_generation() != pair_gen_)  // a deferred pair resync is due then
+      timeout_ms = std::clamp(int(pair_resync_not_before_ms_ - now_ms()) + 1, 0, timeout_ms);
+    const int rc = ::poll(fds, 2, timeout_ms);
     if (rc < 0 && errno != EINTR) throw io::make_error("poll", "netlink mirror", errno);
     if (stop_) break;
     if (fds[1].revents & POLLIN) {
@@ -302,7 +319,7 @@ void Watcher::loop() {
     }
     if (fds[0].revents & (POLLIN | POLLERR)) read_events();
     if (resync_requested_.exchange(false) || state_.take_resync_request() ||
-        dp_.pair_generation() != pair_gen_)
+        (dp_.pair_generation() != pair_gen_ && now_ms() >= pair_resync_not_before_ms_))
       resync();
   }
 }

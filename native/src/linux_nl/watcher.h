@@ -94,6 +94,11 @@ class Watcher {
   struct Sockets;
   Sockets* socks_ = nullptr;
   uint64_t pair_gen_ = 0;
+  // A change of pairs needs a resync (the new mirror's events came before its
+  // port was known); in a burst (1,000 pairs applied at once, each a full dump
+  // of a netns that keeps growing) they are spaced out by this, set after
+  // each resync to a few times what it took.
+  double pair_resync_not_before_ms_ = 0;
   uint64_t ns_ino_ = 0, ns_dev_ = 0;
   double batch_started_ms_ = 0;
   MirrorApply applied_;

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -51,6 +52,19 @@ constexpr auto kTick = std::chrono::milliseconds(100);
 constexpr auto kSafetyPeriod = std::chrono::seconds(5);
 constexpr int kNtfRcvbuf = 1 << 20;  // notifications of a bulk attach, before ENOBUFS
 constexpr int kENOTSUPP = 524;  // the kernel's internal "not supported" (no batch ops)
+
+// The verifier gives up with EAGAIN whenever a signal is pending for the
+// loading thread, and libbpf tries only 5 times: a profiler's SIGPROF (node
+// --cpu-prof) or a child's SIGCHLD made every attempt at our program fail,
+// and the fast path was off for the dataplane's life. Signals wait instead.
+int load_object(bpf_object* obj) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  const int rc = bpf_object__load(obj);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return rc;
+}
 
 // libbpf's messages go to the reason a load failed, not to stderr.
 thread_local std::string tl_libbpf_log;
@@ -316,7 +330,7 @@ FastPath::FastPath() {
     return;
   }
   master_.reset(obj);
-  if (int rc = bpf_object__load(obj); rc < 0) {
+  if (int rc = load_object(obj); rc < 0) {
     why_ = err_text("the kernel refused the XDP program", -rc);
     if (std::string d = libbpf_detail(); !d.empty()) why_ += " (" + d + ")";
     return;
@@ -395,7 +409,7 @@ std::shared_ptr<FastPath::Prog> FastPath::load_prog(int xsk_map_fd, std::string&
       return nullptr;
     }
   }
-  if (int rc = bpf_object__load(obj); rc < 0) {
+  if (int rc = load_object(obj); rc < 0) {
     why = err_text("the kernel refused the XDP program", -rc);
     if (std::string d = libbpf_detail(); !d.empty()) why += " (" + d + ")";
     return nullptr;
