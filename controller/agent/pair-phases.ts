@@ -160,8 +160,12 @@ export const applyHostConfig: Phase = {
     const { netns, name } = desired.mirror;
     const want = desired.addresses.map(canonicalCidr);
     const have = new Set((await kernel.addresses(netns, name)).map(canonicalCidr));
-    const record = ctx.state.mirror(netns, name);
-    for (const a of record?.addresses ?? []) {
+    const recorded = ctx.state.mirror(netns, name)?.addresses ?? [];
+    // Write-ahead: an address is recorded as ours before it goes on the mirror, so an agent
+    // killed in between still takes it back once it is no longer declared.
+    const adding = want.filter((a) => !have.has(a) && !recorded.includes(a));
+    if (adding.length > 0) ctx.state.recordMirror({ pair: desired.name, netns, name, addresses: [...recorded, ...adding] });
+    for (const a of recorded) {
       if (!want.includes(a) && have.has(a)) {
         await kernel.removeAddress(netns, name, a);
         log.info({ mirror: name, address: a }, 'address removed');

@@ -2,6 +2,9 @@
 // a file of InterfacePairs becomes ports and mirrors, changes and deletions
 // follow, what only the node can know becomes a condition with a reason, and
 // it never touches what it does not own.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import pino from 'pino';
 
 import { addresses, getLink, ownerMark } from '../../controller/agent/kernel.js';
@@ -87,6 +90,23 @@ describeRoot('agent (standalone)', () => {
     const addrs = await addresses(h.lab.linux, p.mirror);
     expect(addrs).toEqual(expect.arrayContaining(['10.99.0.1/24', '192.0.2.9/32']));
     expect(addrs).not.toContain(`${p.gw4}/24`);
+  });
+
+  it('records an address as its own before putting it on the mirror (killed in between, it still takes it back later)', async () => {
+    await startWith(1);
+    const p = h.lab.peers[0]!;
+    await h.waitReady(p.pair);
+    h.write(h.configText((y) => y.replace(`${p.gw4}/24`, '10.99.0.1/24')));
+    expect(await eventually(() => h.entry(p.pair)?.observedGeneration === 2, 10_000)).toBe(true);
+    await h.waitReady(p.pair);
+    // The journal's records of this mirror, in order: the new address is recorded with the old
+    // ones still there (before `ip addr replace`), then the declared set alone (after the removal).
+    const journal = readFileSync(join(h.dir, `agent-${h.node}.state.json.journal`), 'utf8');
+    const records = journal.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { op: string; rec?: { name: string; addresses?: string[] } })
+      .filter((o) => o.op === 'mirror' && o.rec?.name === p.mirror).map((o) => o.rec!.addresses ?? []);
+    const ahead = records.findIndex((a) => a.includes('10.99.0.1/24'));
+    expect(records[ahead]).toEqual(expect.arrayContaining([`${p.gw4}/24`, '10.99.0.1/24']));
+    expect(records.at(-1)).not.toContain(`${p.gw4}/24`);
   });
 
   it('gives the port back and deletes the mirror when the pair is deleted', async () => {
