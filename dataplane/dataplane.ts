@@ -1,6 +1,6 @@
 // The TypeScript facade over the embedded dataplane: typed, validated, and
 // the only importer of the native addon.
-import { addon, type NativeDataplane, type NativePort, type NativeRoute, type NativeWatchOptions } from './native.js';
+import { addon, type NativeDataplane, type NativePort, type NativePortSpec, type NativeRoute, type NativeWatchOptions } from './native.js';
 import type {
   AdjacencyEntry,
   Counters,
@@ -52,10 +52,7 @@ export class Dataplane {
   }
 
   addPort(spec: PortSpec): PortInfo {
-    checkIfName('port.name', spec.name);
-    const netns = checkNetns('port.netns', spec.netns);
-    checkFastPath('port.fastPath', spec.fastPath);
-    return toPortInfo(this.native.addPort({ name: spec.name, netns, driver: spec.driver ?? 'auto', fastPath: spec.fastPath ?? 'auto' }));
+    return toPortInfo(this.native.addPort(nativePortSpec(spec)));
   }
 
   /**
@@ -64,10 +61,7 @@ export class Dataplane {
    * overlap those waits. The same netdev added twice at once, or while it is being removed: rejected.
    */
   async addPortAsync(spec: PortSpec): Promise<PortInfo> {
-    checkIfName('port.name', spec.name);
-    const netns = checkNetns('port.netns', spec.netns);
-    checkFastPath('port.fastPath', spec.fastPath);
-    return toPortInfo(await this.native.addPortAsync({ name: spec.name, netns, driver: spec.driver ?? 'auto', fastPath: spec.fastPath ?? 'auto' }));
+    return toPortInfo(await this.native.addPortAsync(nativePortSpec(spec)));
   }
 
   /**
@@ -274,6 +268,14 @@ export class Dataplane {
 
 function checkFastPath(field: string, v: unknown): void {
   if (v !== undefined && v !== 'auto' && v !== 'off') throw new ValidationError(`${field}: 'auto' or 'off', got ${JSON.stringify(v)}`);
+}
+
+/** A port spec checked and completed as the addon takes it (addPort, addPortAsync). */
+function nativePortSpec(spec: PortSpec): NativePortSpec {
+  checkIfName('port.name', spec.name);
+  const netns = checkNetns('port.netns', spec.netns);
+  checkFastPath('port.fastPath', spec.fastPath);
+  return { name: spec.name, netns, driver: spec.driver ?? 'auto', fastPath: spec.fastPath ?? 'auto' };
 }
 
 function toPortInfo(p: NativePort): PortInfo {

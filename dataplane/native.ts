@@ -52,10 +52,17 @@ export interface NativeTrace {
   head: string;
 }
 
+export interface NativePortSpec {
+  name: string;
+  netns?: string;
+  driver?: string;
+  fastPath?: string;
+}
+
 export interface NativeDataplane {
   close(): void;
-  addPort(spec: { name: string; netns?: string; driver?: string; fastPath?: string }): NativePort;
-  addPortAsync(spec: { name: string; netns?: string; driver?: string; fastPath?: string }): Promise<NativePort>;
+  addPort(spec: NativePortSpec): NativePort;
+  addPortAsync(spec: NativePortSpec): Promise<NativePort>;
   removePortAsync(port: number): Promise<void>;
   removePort(index: number): void;
   addSubPort(parent: number, vlan: number, tpid: number): NativePort;

@@ -280,27 +280,32 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
     });
   }
 
+  // {name, netns?, driver?, fastPath?}: what addPort and addPortAsync take.
+  struct PortSpec {
+    std::string name, netns, driver, fast_path;
+  };
+  static PortSpec port_spec(const Napi::CallbackInfo& info) {
+    Napi::Object o = arg_object(info, 0, "port spec");
+    PortSpec p{get_string(o, "name"), get_string(o, "netns", false), get_string(o, "driver", false),
+               get_string(o, "fastPath", false)};
+    if (p.driver.empty()) p.driver = "auto";
+    if (p.fast_path.empty()) p.fast_path = "auto";
+    return p;
+  }
+
   Napi::Value AddPort(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
-      Napi::Object o = arg_object(info, 0, "port spec");
-      const std::string driver = get_string(o, "driver", false);
-      const std::string fast_path = get_string(o, "fastPath", false);
-      return port_object(info.Env(), dp(info.Env()).add_port(get_string(o, "name"), get_string(o, "netns", false),
-                                                            driver.empty() ? "auto" : driver,
-                                                            fast_path.empty() ? "auto" : fast_path));
+      const PortSpec p = port_spec(info);
+      return port_object(info.Env(), dp(info.Env()).add_port(p.name, p.netns, p.driver, p.fast_path));
     });
   }
 
   Napi::Value AddPortAsync(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
-      Napi::Object o = arg_object(info, 0, "port spec");
+      const PortSpec p = port_spec(info);
       dp(info.Env());  // closed: throw now, not later
-      std::string name = get_string(o, "name"), netns = get_string(o, "netns", false);
-      std::string driver = get_string(o, "driver", false), fast_path = get_string(o, "fastPath", false);
-      if (driver.empty()) driver = "auto";
-      if (fast_path.empty()) fast_path = "auto";
-      return DataplaneWork::start(info.Env(), "kube-lcp:addPort", dp_, [=](Dataplane& d) -> DataplaneWork::Result {
-        PortView v = d.add_port(name, netns, driver, fast_path);
+      return DataplaneWork::start(info.Env(), "kube-lcp:addPort", dp_, [p](Dataplane& d) -> DataplaneWork::Result {
+        PortView v = d.add_port(p.name, p.netns, p.driver, p.fast_path);
         return [v](Napi::Env env) -> Napi::Value { return port_object(env, v); };
       });
     });

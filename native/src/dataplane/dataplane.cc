@@ -188,15 +188,12 @@ PortView Dataplane::add_port(const std::string& name, const std::string& netns,
     ring = cfg_.rx_ring != "auto" ? cfg_.rx_ring : xdp_rx ? "v2" : "v3";
     busy_.emplace_back(name, netns);
   }
-  // Until registered (or failed), the netdev is "being added": no second add opens it too.
+  // Until registered (or failed), the netdev is busy: no second add opens it too.
   struct Opening {
     Dataplane& dp;
     const std::string& name;
     const std::string& netns;
-    ~Opening() {
-      std::lock_guard<std::mutex> g(dp.mu_);
-      std::erase_if(dp.busy_, [&](const auto& o) { return o.first == name && o.second == netns; });
-    }
+    ~Opening() { dp.release_busy(name, netns); }
   } opening{*this, name, netns};
 
   // Outside the control mutex: making a packet ring waits for a kernel RCU
@@ -253,6 +250,10 @@ void Dataplane::del_port(uint32_t index) {
   if (!closing) return;
   const std::string name = closing->name, netns = closing->netns;
   closing.reset();
+  release_busy(name, netns);
+}
+
+void Dataplane::release_busy(const std::string& name, const std::string& netns) {
   std::lock_guard<std::mutex> g(mu_);
   std::erase_if(busy_, [&](const auto& o) { return o.first == name && o.second == netns; });
 }

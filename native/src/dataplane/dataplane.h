@@ -213,6 +213,7 @@ class Dataplane {
   const Port& root_of(const Port& p) const;  // a sub-port's parent, else itself
   // Detaches the port from everything; the caller closes what it returns (null for a sub-port).
   std::unique_ptr<Port> del_port_locked(uint32_t index);
+  void release_busy(const std::string& name, const std::string& netns);  // takes mu_
   Port& add_sub_port_locked(uint32_t parent, uint16_t vlan, uint16_t tpid);
   void publish_plan(unsigned worker);
   PortView view(const Port& p) const;
