@@ -153,7 +153,10 @@ export interface FibEntry {
   prefix: string;
   source: 'route' | 'interface';
   kind: 'forward' | DropKind | 'receive' | 'glean';
+  /** For an IPv4 route via an IPv6 next hop (RFC 8950), `via` is the IPv6 address. */
   paths: { port: number; via?: string; weight: number }[];
+  /** The kernel nexthop object (its id in the mirrored netns) the route forwards through; its paths are the object's now. */
+  nexthop?: number;
 }
 
 export interface AdjacencyEntry {
@@ -228,6 +231,11 @@ export interface MirrorStatus {
   addresses: number;
   /** Pairs whose mirror is in this netns. */
   mirrors: number;
+  /** Kernel nexthop objects known in this netns, and how many are in the FIB (every path on a mirror). */
+  nexthops: number;
+  nexthopsInstalled: number;
+  /** Kernel routes whose best entry the dataplane cannot forward as Linux would (an encap, an MPLS via, an unsupported nexthop object). */
+  routesUnsupported: number;
   /** Unix time (ms) of the last resync, 0 if none. */
   lastResyncAt: number;
   lastResyncMs: number;
@@ -265,6 +273,8 @@ export interface DriftCounts {
 export interface DriftReport {
   routes: DriftCounts;
   neighbors: DriftCounts;
+  /** Kernel routes the dataplane cannot forward as Linux would: never in the dataplane, so not silently equal. */
+  unsupported: number;
   /** A bounded sample, e.g. "missing route 0:10.9.0.0/24". */
   samples: string[];
 }

@@ -497,10 +497,10 @@ void test_interning() {
   adjs.port_set(2, eth(2));
   const Path p12[] = {via(1, "10.0.0.2"), via(2, "10.0.1.2")};
   const Path p21[] = {via(2, "10.0.1.2"), via(1, "10.0.0.2")};
-  const uint32_t a = lbs.intern(LbKind::Paths, p12, 2);
-  const uint32_t b = lbs.intern(LbKind::Paths, p21, 2);
+  const uint32_t a = lbs.intern(LbKind::Paths, Family::Ip4, p12, 2);
+  const uint32_t b = lbs.intern(LbKind::Paths, Family::Ip4, p21, 2);
   check(a == b && lbs.refs(a) == 2 && lbs.live() == 1, "interning: the same path set is one object, refcount 2");
-  const uint32_t c = lbs.intern(LbKind::Paths, p12, 1);
+  const uint32_t c = lbs.intern(LbKind::Paths, Family::Ip4, p12, 1);
   check(c != a && lbs.live() == 2 && adjs.live() == 2, "interning: a subset is another object sharing adjacencies");
   lbs.release(a);
   check(lbs.refs(a) == 1 && lbs.live() == 2, "interning: release keeps a shared object");
@@ -687,7 +687,7 @@ void test_errors() {
   check_throws("errors: no paths", "no paths", [&] { l.fib.route_add(0, R("10.0.0.0/8", {})); });
   std::vector<Path> many(kMaxPaths + 1, via(1, "10.0.0.1"));
   check_throws("errors: too many paths", "at most 64", [&] { l.fib.route_add(0, Route{P("10.0.0.0/8"), RouteKind::Forward, many}); });
-  check_throws("errors: family mismatch", "is IPv6 but the prefix is IPv4", [&] { l.fib.route_add(0, R("10.0.0.0/8", {via(1, "fe80::1")})); });
+  check_throws("errors: family mismatch", "is IPv4 but the prefix is IPv6", [&] { l.fib.route_add(0, R("2001:db8::/32", {via(1, "10.0.0.1")})); });
   check_throws("errors: unknown port", "port 42 is unknown", [&] { l.fib.route_add(0, R("10.0.0.0/8", {via(42, "10.0.0.1")})); });
   Prefix bad = P("10.0.0.0/8");
   bad.addr.b[3] = 1;
@@ -696,6 +696,80 @@ void test_errors() {
   check_throws("errors: neighbour on unknown port", "port 42", [&] { l.fib.neighbor_add(42, A("10.0.0.1"), mac(1)); });
   check_throws("errors: dump of unknown table", "unknown table", [&] { l.fib.dump(5, Family::Ip4); });
   check(l.fib.route_count(0, Family::Ip4) == 1, "errors: failed adds leave the table unchanged");
+}
+
+// ------------------------------------------------------------- nexthop objects
+
+Route over(const std::string& prefix, uint64_t nexthop) {
+  Route r{P(prefix), RouteKind::Forward, {}};
+  r.nexthop = nexthop;
+  return r;
+}
+
+void test_nexthops() {
+  Lab l;
+  l.fib.neighbor_add(1, A("10.0.0.2"), mac(0x21));
+  l.fib.neighbor_add(2, A("10.0.1.2"), mac(0x22));
+  l.fib.nexthop_set(7, RouteKind::Forward, {via(1, "10.0.0.2")});
+  for (int i = 0; i < 1000; ++i) {
+    Prefix p = P("20.0.0.0/24");
+    p.addr.b[1] = uint8_t(i >> 8);
+    p.addr.b[2] = uint8_t(i);
+    l.fib.route_add(0, Route{p, RouteKind::Forward, {}, 7});
+  }
+  const uint32_t before = look(l.fib, "20.0.3.1");
+  check(l.fib.adjacency(before).port == 1 && l.fib.adjacency(before).kind == AdjKind::Rewrite,
+        "nexthop: routes over an object forward as it says");
+  l.fib.nexthop_set(7, RouteKind::Forward, {via(2, "10.0.1.2")});
+  check(adj(l.fib, "20.0.3.1").port == 2 && adj(l.fib, "20.0.0.1").port == 2 && adj(l.fib, "20.3.231.1").port == 2,
+        "nexthop: one nexthop_set moves every route over it");
+  const auto d = l.fib.dump(0, Family::Ip4);
+  const auto e = std::find_if(d.begin(), d.end(), [](auto& x) { return format_prefix(x.prefix) == "20.0.3.0/24"; });
+  check(e != d.end() && e->nexthop == 7 && e->paths.size() == 1 && e->paths[0].port == 2,
+        "nexthop: a dump names the object and shows its paths now");
+  l.fib.nexthop_set(7, RouteKind::Forward, {via(1, "10.0.0.2", 1), via(2, "10.0.1.2", 3)});
+  int on2 = 0;
+  for (uint32_t h = 0; h < 256; ++h) on2 += l.fib.adjacency(l.fib.lookup4(0, A("20.0.3.1").v4(), h)).port == 2;
+  check(on2 == 192, "nexthop: a group's weights spread the buckets (1:3)", std::to_string(on2) + " of 256 on port 2");
+  l.fib.nexthop_set(7, RouteKind::Blackhole, {});
+  check(adj(l.fib, "20.0.3.1").kind == AdjKind::Blackhole, "nexthop: a blackhole object drops its routes' packets");
+  check_throws("nexthop: an unknown object is refused", "nexthop 9 is unknown", [&] { l.fib.route_add(0, over("30.0.0.0/8", 9)); });
+  check_throws("nexthop: an unknown port is refused", "port 42 is unknown",
+               [&] { l.fib.nexthop_set(7, RouteKind::Forward, {via(42, "10.0.0.2")}); });
+  check(adj(l.fib, "20.0.3.1").kind == AdjKind::Blackhole, "nexthop: an invalid change leaves the working object");
+
+  // RFC 8950: an IPv4 route via an IPv6 (link-local) next hop rewrites with 0x0800, resolved by the IPv6 neighbour.
+  l.fib.nexthop_set(8, RouteKind::Forward, {via(1, "fe80::2")});
+  l.fib.route_add(0, over("40.0.0.0/8", 8));
+  l.fib.route_add(0, over("2001:db8:40::/48", 8));
+  l.fib.route_add(0, R("41.0.0.0/8", {via(1, "fe80::2")}));
+  check(adj(l.fib, "40.1.1.1").kind == AdjKind::Glean && adj(l.fib, "41.1.1.1").kind == AdjKind::Glean,
+        "rfc 8950: unresolved IPv6 next hop of an IPv4 route gleans");
+  l.fib.neighbor_add(1, A("fe80::2"), mac(0x66));
+  const Adjacency& v4 = adj(l.fib, "40.1.1.1");
+  const Adjacency& v6 = adj(l.fib, "2001:db8:40::1");
+  check(v4.kind == AdjKind::Rewrite && v4.rewrite[5] == 0x66 && v4.rewrite[12] == 0x08 && v4.rewrite[13] == 0x00 &&
+            adj(l.fib, "41.1.1.1").rewrite[12] == 0x08,
+        "rfc 8950: the IPv4 route's rewrite carries 0x0800 to the IPv6 neighbour's MAC");
+  check(v6.kind == AdjKind::Rewrite && v6.rewrite[12] == 0x86 && look(l.fib, "40.1.1.1") != look(l.fib, "2001:db8:40::1"),
+        "rfc 8950: the same object carries IPv6 with its own 0x86dd adjacency");
+  l.fib.nexthop_set(10, RouteKind::Forward, {via(1, "10.0.0.2")});
+  check_throws("nexthop: an IPv4 next hop cannot carry IPv6", "cannot carry IPv6",
+               [&] { l.fib.route_add(0, over("2001:db8:41::/48", 10)); });
+
+  // Deleting an object still in use: its routes drop until they go; a port
+  // going away takes its paths out of the object in place.
+  check(l.fib.nexthop_del(7) && adj(l.fib, "20.0.3.1").kind == AdjKind::Drop && l.fib.route_count(0, Family::Ip4) >= 1000,
+        "nexthop: deleted while named, its routes drop (nothing forwards on a stale object)");
+  l.fib.nexthop_set(11, RouteKind::Forward, {via(1, "10.0.0.2"), via(2, "10.0.1.2")});
+  l.fib.route_add(0, over("50.0.0.0/8", 11));
+  l.fib.port_del(1);
+  bool all2 = true;
+  for (uint32_t h = 0; h < 64; ++h) all2 = all2 && l.fib.adjacency(l.fib.lookup4(0, A("50.1.1.1").v4(), h)).port == 2;
+  const auto d2 = l.fib.dump(0, Family::Ip4);
+  const auto e2 = std::find_if(d2.begin(), d2.end(), [](auto& x) { return format_prefix(x.prefix) == "50.0.0.0/8"; });
+  check(all2 && e2 != d2.end() && e2->nexthop == 11, "nexthop: port_del takes the port's paths out of the object, routes stay on it");
+  check(l.fib.nexthop_count() == 3 && !l.fib.nexthop_del(7), "nexthop: count and a second delete");
 }
 
 // ------------------------------------------------------------------ concurrency
@@ -934,6 +1008,7 @@ int main(int argc, char** argv) {
       {"ip6 lpm rebuild", test_ip6_lpm_rebuild},
       {"ecmp", test_ecmp},
       {"interning", test_interning},
+      {"nexthops", test_nexthops},
       {"glean/rewrite", test_glean_rewrite},
       {"addresses", test_addresses},
       {"drops and precedence", test_drops_and_precedence},

@@ -523,6 +523,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
           paths.Set(uint32_t(k), p);
         }
         o.Set("paths", paths);
+        if (e.nexthop) o.Set("nexthop", double(e.nexthop & 0xffffffffu));  // the kernel's id in its netns
         a.Set(uint32_t(i), o);
       }
       return a;
@@ -719,6 +720,9 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
         o.Set("neighbors", double(s.neighbors));
         o.Set("addresses", double(s.addresses));
         o.Set("mirrors", double(s.mirrors));
+        o.Set("nexthops", double(s.nexthops));
+        o.Set("nexthopsInstalled", double(s.nexthops_installed));
+        o.Set("routesUnsupported", double(s.routes_unsupported));
         o.Set("lastResyncAt", s.last_resync_at_ms);
         o.Set("lastResyncMs", s.last_resync_ms);
         o.Set("lagMs", s.lag_ms);
@@ -767,6 +771,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
     Napi::Object o = Napi::Object::New(env);
     o.Set("routes", counts(r.routes));
     o.Set("neighbors", counts(r.neighbors));
+    o.Set("unsupported", double(r.unsupported));
     Napi::Array s = Napi::Array::New(env, r.samples.size());
     for (size_t i = 0; i < r.samples.size(); ++i) s.Set(uint32_t(i), r.samples[i]);
     o.Set("samples", s);

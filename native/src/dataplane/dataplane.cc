@@ -579,6 +579,8 @@ void Dataplane::apply_one(const MirrorOp& op, MirrorApply& out) {
       fib_->route_del(op.table, op.route.prefix);
       ++out.routes;
       break;
+    case K::NexthopSet: fib_->nexthop_set(op.nexthop, op.route.kind, op.route.paths); break;
+    case K::NexthopDel: fib_->nexthop_del(op.nexthop); break;
     case K::AddrAdd: fib_->address_add(port_ref(op.port).table, op.port, op.route.prefix); break;
     case K::AddrDel: fib_->address_del(port_ref(op.port).table, op.port, op.route.prefix); break;
     case K::NeighAdd: port_ref(op.port); fib_->neighbor_add(op.port, op.ip, op.mac); break;

@@ -108,11 +108,14 @@ struct PortPatch {
 // A change the netlink mirror (linux_nl/) asks for, already translated from
 // kernel ifindexes and table ids to ports and dataplane tables.
 struct MirrorOp {
-  enum class Kind : uint8_t { RouteAdd, RouteDel, AddrAdd, AddrDel, NeighAdd, NeighDel, Link, SubPortAdd };
+  enum class Kind : uint8_t {
+    RouteAdd, RouteDel, AddrAdd, AddrDel, NeighAdd, NeighDel, Link, SubPortAdd, NexthopSet, NexthopDel
+  };
   Kind kind = Kind::RouteAdd;
   uint32_t table = 0;           // routes (created on first use)
   uint32_t port = 0;            // addresses, neighbours, link
-  fib::Route route;             // RouteAdd; RouteDel/AddrAdd/AddrDel use route.prefix
+  fib::Route route;             // RouteAdd; RouteDel/AddrAdd/AddrDel use route.prefix; NexthopSet its kind, paths
+  uint64_t nexthop = 0;         // NexthopSet/NexthopDel: the FIB's nexthop id
   fib::IpAddr ip{};             // neighbours
   std::array<uint8_t, 6> mac{}; // neighbours
   PortPatch link;               // Link: the mirror's state (only differences are applied)

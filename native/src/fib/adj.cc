@@ -10,7 +10,8 @@ size_t AdjKeyHash::operator()(const AdjKey& k) const {
   std::memcpy(&a, k.nh.b.data(), 8);
   std::memcpy(&b, k.nh.b.data() + 8, 8);
   uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^
-               ((uint64_t(k.port) << 9 | uint64_t(k.nh.family) << 1 | k.has_nh) * 0x165667B19E3779F9ull);
+               ((uint64_t(k.port) << 17 | uint64_t(k.link) << 9 | uint64_t(k.nh.family) << 1 | k.has_nh) *
+                0x165667B19E3779F9ull);
   return size_t(h ^ (h >> 29));
 }
 
@@ -51,7 +52,7 @@ Adjacency AdjDb::build(const AdjKey& k) const {
     a.rewrite_len = 0;
     return a;
   }
-  auto n = k.has_nh ? neighbors_.find(k) : neighbors_.end();
+  auto n = k.has_nh ? neighbors_.find(AdjKey{k.port, k.nh, true, k.nh.family}) : neighbors_.end();
   if (n == neighbors_.end()) {
     a.kind = AdjKind::Glean;  // graph punts so Linux resolves
     return a;
@@ -65,7 +66,7 @@ Adjacency AdjDb::build(const AdjKey& k) const {
     et[2] = uint8_t(l2.vlan >> 8), et[3] = uint8_t(l2.vlan);
     et += 4;
   }
-  const uint16_t ethertype = k.nh.family == Family::Ip4 ? 0x0800 : 0x86dd;
+  const uint16_t ethertype = k.link == Family::Ip4 ? 0x0800 : 0x86dd;
   et[0] = uint8_t(ethertype >> 8);
   et[1] = uint8_t(ethertype);
   a.rewrite_len = uint8_t(et + 2 - a.rewrite);
@@ -134,21 +135,26 @@ void AdjDb::port_erase(uint32_t port) {
     if (k.port == port) publish(i, build(k));
 }
 
+void AdjDb::republish_neighbor(uint32_t port, const IpAddr& ip) {
+  for (Family link : {Family::Ip4, Family::Ip6}) {
+    const AdjKey k{port, ip, true, link};
+    if (auto it = by_key_.find(k); it != by_key_.end()) publish(it->second, build(k));
+  }
+}
+
 void AdjDb::neighbor_set(uint32_t port, const IpAddr& ip, const Mac& mac) {
-  const AdjKey k{port, ip, true};
-  neighbors_[k] = mac;
-  if (auto it = by_key_.find(k); it != by_key_.end()) publish(it->second, build(k));
+  neighbors_[AdjKey{port, ip, true, ip.family}] = mac;
+  republish_neighbor(port, ip);
 }
 
 bool AdjDb::neighbor_erase(uint32_t port, const IpAddr& ip) {
-  const AdjKey k{port, ip, true};
-  if (!neighbors_.erase(k)) return false;
-  if (auto it = by_key_.find(k); it != by_key_.end()) publish(it->second, build(k));
+  if (!neighbors_.erase(AdjKey{port, ip, true, ip.family})) return false;
+  republish_neighbor(port, ip);
   return true;
 }
 
 bool AdjDb::neighbor_known(uint32_t port, const IpAddr& ip) const {
-  return neighbors_.count(AdjKey{port, ip, true}) != 0;
+  return neighbors_.count(AdjKey{port, ip, true, ip.family}) != 0;
 }
 
 std::vector<IpAddr> AdjDb::neighbors_of(uint32_t port) const {

@@ -22,12 +22,18 @@ namespace lcp::fib {
 
 using Mac = std::array<uint8_t, 6>;
 
-// (port, next hop); has_nh=false is the port's attached adjacency for nh.family.
+// (port, next hop, payload family); has_nh=false is the port's attached
+// adjacency for nh.family. `link` is what the packets carry, which sets the
+// rewrite's ethertype: an IPv4 route via an IPv6 next hop (RFC 8950) has its
+// own adjacency, link Ip4, resolved by the IPv6 neighbour.
 struct AdjKey {
   uint32_t port = 0;
   IpAddr nh{};
   bool has_nh = false;
-  bool operator==(const AdjKey& o) const { return port == o.port && has_nh == o.has_nh && nh == o.nh; }
+  Family link = Family::Ip4;
+  bool operator==(const AdjKey& o) const {
+    return port == o.port && has_nh == o.has_nh && nh == o.nh && link == o.link;
+  }
 };
 struct AdjKeyHash {
   size_t operator()(const AdjKey& k) const;
@@ -72,13 +78,14 @@ class AdjDb {
   };
   Adjacency build(const AdjKey& k) const;
   void publish(uint32_t i, const Adjacency& a);
+  void republish_neighbor(uint32_t port, const IpAddr& ip);  // every link family over it
 
   Rcu& rcu_;
   MappedArray<std::atomic<Adjacency*>> slots_;
   std::vector<Rec> recs_;
   std::unordered_map<AdjKey, uint32_t, AdjKeyHash> by_key_;
   std::unordered_map<uint32_t, PortL2> ports_;
-  std::unordered_map<AdjKey, Mac, AdjKeyHash> neighbors_;  // has_nh always true
+  std::unordered_map<AdjKey, Mac, AdjKeyHash> neighbors_;  // has_nh always true, link = nh.family
   std::shared_ptr<IndexPool> pool_;
   FibObserver* obs_ = nullptr;
 };

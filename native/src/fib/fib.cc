@@ -148,6 +148,47 @@ struct Fib::Impl {
   std::vector<Path> scratch;
   FibObserver* obs = nullptr;
 
+  struct Nexthop {
+    RouteKind kind = RouteKind::Forward;
+    std::vector<Path> paths;
+    uint32_t lb[2] = {kNone, kNone};  // per payload family, made on first use (one reference)
+  };
+  std::unordered_map<uint64_t, Nexthop> nexthops;
+
+  // What a nexthop's load-balance for payload family f should forward to.
+  // Throws on paths that cannot carry f (an IPv4 next hop for IPv6).
+  LbKind nexthop_content(const Nexthop& nh, Family f, uint64_t id) {
+    if (nh.kind != RouteKind::Forward) return lb_kind_of(nh.kind);
+    scratch.assign(nh.paths.begin(), nh.paths.end());
+    for (Path& p : scratch) {
+      if (p.has_via && f == Family::Ip6 && p.via.family == Family::Ip4)
+        throw std::invalid_argument("nexthop " + std::to_string(id) + ": IPv4 next hop " + format_addr(p.via) +
+                                    " cannot carry IPv6");
+      if (!p.has_via) p.via = IpAddr{f, {}};
+    }
+    return scratch.empty() ? LbKind::Drop : LbKind::Paths;
+  }
+  uint32_t nexthop_lb(uint64_t id, Family f) {  // takes a reference for the route
+    auto it = nexthops.find(id);
+    if (it == nexthops.end()) throw std::invalid_argument("nexthop " + std::to_string(id) + " is unknown");
+    Nexthop& nh = it->second;
+    uint32_t& lb = nh.lb[fi(f)];
+    if (lb == kNone) {
+      const LbKind kind = nexthop_content(nh, f, id);
+      lb = lbs.make(id, kind, f, scratch.data(), scratch.size());
+    }
+    lbs.ref(lb);
+    return lb;
+  }
+  void nexthop_republish(uint64_t id, Nexthop& nh) {
+    for (Family f : {Family::Ip4, Family::Ip6}) {
+      const uint32_t lb = nh.lb[fi(f)];
+      if (lb == kNone) continue;
+      const LbKind kind = nexthop_content(nh, f, id);
+      lbs.update(lb, kind, scratch.data(), scratch.size());
+    }
+  }
+
   TableCtl& table(uint32_t id) {
     auto it = tables.find(id);
     if (it == tables.end()) throw std::invalid_argument("unknown table " + std::to_string(id));
@@ -233,7 +274,18 @@ struct Fib::Impl {
     Path p;
     p.port = port;
     p.via.family = f;
-    return lbs.intern(LbKind::Paths, &p, 1);
+    return lbs.intern(LbKind::Paths, f, &p, 1);
+  }
+
+  // A route over a nexthop object forwards as the object does now.
+  RouteKind route_kind(const Entry& e) const {
+    if (!lbs.owner(e.route_lb)) return e.route_kind;
+    switch (lbs.kind(e.route_lb)) {
+      case LbKind::Blackhole: return RouteKind::Blackhole;
+      case LbKind::Unreachable: return RouteKind::Unreachable;
+      case LbKind::Prohibit: return RouteKind::Prohibit;
+      default: return RouteKind::Forward;
+    }
   }
 
   // Host entries for resolved neighbours inside a connected subnet of their
@@ -262,7 +314,7 @@ struct Fib::Impl {
         p.port = port;
         p.via = ip;
         p.has_via = true;
-        add_iface(table(tid), f, k, host, kAdjFib, port, lbs.intern(LbKind::Paths, &p, 1));
+        add_iface(table(tid), f, k, host, kAdjFib, port, lbs.intern(LbKind::Paths, f, &p, 1));
       }
     if (want.empty()) adj_fibs.erase(key);
     else adj_fibs[key] = std::move(want);
@@ -275,8 +327,9 @@ struct Fib::Impl {
   void dump_entry(std::vector<FibEntryDump>& out, Family f, U128 k, uint8_t len, const Entry& e) const {
     Prefix p{addr_of(f, k), len};
     if (e.route_lb != kNone) {
-      FibEntryDump d{p, EntrySource::Route, e.route_kind, AdjKind::Drop, lbs.paths(e.route_lb)};
+      FibEntryDump d{p, EntrySource::Route, route_kind(e), AdjKind::Drop, lbs.paths(e.route_lb)};
       d.adj_kind = adjs.get(lbs.get(e.route_lb).buckets[0]).kind;
+      d.nexthop = lbs.owner(e.route_lb);
       out.push_back(std::move(d));
     }
     if (e.iface)
@@ -375,6 +428,13 @@ void Fib::port_del(uint32_t port) {
   for (const AddrRec& a : std::vector<AddrRec>(m.addrs))
     if (a.port == port) address_del(a.table, port, a.p);
   for (const IpAddr& ip : m.adjs.neighbors_of(port)) neighbor_del(port, ip);
+  // Nexthop objects through the port lose those paths (in place: routes
+  // over them follow); one left without any drops.
+  for (auto& [id, nh] : m.nexthops) {
+    if (std::none_of(nh.paths.begin(), nh.paths.end(), [&](auto& p) { return p.port == port; })) continue;
+    std::erase_if(nh.paths, [&](auto& p) { return p.port == port; });
+    m.nexthop_republish(id, nh);
+  }
   // Routes through the port lose those paths; routes left without any go.
   struct Fix {
     uint32_t table;
@@ -385,7 +445,7 @@ void Fib::port_del(uint32_t port) {
     for (unsigned f = 0; f < 2; ++f)
       for (unsigned len = 0; len <= 128; ++len)
         for (auto& [k, e] : t->fam[f].by_len[len]) {
-          if (e.route_lb == kNone || e.route_kind != RouteKind::Forward) continue;
+          if (e.route_lb == kNone || e.route_kind != RouteKind::Forward || m.lbs.owner(e.route_lb)) continue;
           const auto& paths = m.lbs.paths(e.route_lb);
           if (std::none_of(paths.begin(), paths.end(), [&](auto& p) { return p.port == port; })) continue;
           const Family fam = f ? Family::Ip6 : Family::Ip4;
@@ -409,7 +469,9 @@ void Fib::route_add(uint32_t table_id, const Route& r) {
   const Family f = r.prefix.addr.family;
   const U128 k = Impl::checked_key(r.prefix);
   uint32_t lb;
-  if (r.kind == RouteKind::Forward) {
+  if (r.nexthop) {
+    lb = m.nexthop_lb(r.nexthop, f);
+  } else if (r.kind == RouteKind::Forward) {
     // Built only on error: formatting costs more than the whole insert.
     auto what = [&] { return "route " + std::to_string(table_id) + ":" + format_prefix(r.prefix); };
     if (r.paths.empty()) throw std::invalid_argument(what() + ": no paths");
@@ -420,12 +482,13 @@ void Fib::route_add(uint32_t table_id, const Route& r) {
     for (Path& p : m.scratch) {
       if (!m.adjs.port_known(p.port))
         throw std::invalid_argument(what() + ": port " + std::to_string(p.port) + " is unknown (not set by port_set)");
-      if (p.has_via && p.via.family != f)
+      // An IPv6 next hop may carry IPv4 (RFC 8950); not the other way round.
+      if (p.has_via && p.via.family != f && f == Family::Ip6)
         throw std::invalid_argument(what() + ": next hop " + format_addr(p.via) + " is " + fam_name(p.via.family) +
                                     " but the prefix is " + fam_name(f));
       if (!p.has_via) p.via = IpAddr{f, {}};
     }
-    lb = m.lbs.intern(LbKind::Paths, m.scratch.data(), m.scratch.size());
+    lb = m.lbs.intern(LbKind::Paths, f, m.scratch.data(), m.scratch.size());
   } else {
     lb = m.lbs.intern(lb_kind_of(r.kind));
   }
@@ -434,7 +497,7 @@ void Fib::route_add(uint32_t table_id, const Route& r) {
   Entry& e = it->second;
   const uint32_t old = e.route_lb;
   e.route_lb = lb;
-  e.route_kind = r.kind;
+  e.route_kind = r.nexthop ? RouteKind::Forward : r.kind;
   if (old == kNone) ++ft.routes;
   m.sync(t, f, k, r.prefix.len, it);
   if (old != kNone) m.lbs.release(old);  // after the LPM moved to the new one
@@ -455,6 +518,51 @@ bool Fib::route_del(uint32_t table_id, const Prefix& p) {
   m.lbs.release(old);
   return true;
 }
+
+// ---------------------------------------------------------------- nexthops
+
+void Fib::nexthop_set(uint64_t id, RouteKind kind, const std::vector<Path>& paths) {
+  Impl& m = *impl_;
+  if (id == 0) throw std::invalid_argument("nexthop id 0 is reserved");
+  const std::string what = "nexthop " + std::to_string(id);
+  if (kind == RouteKind::Forward) {
+    if (paths.empty()) throw std::invalid_argument(what + ": no paths");
+    if (paths.size() > kMaxPaths)
+      throw std::invalid_argument(what + ": " + std::to_string(paths.size()) + " paths, at most " +
+                                  std::to_string(kMaxPaths));
+    for (const Path& p : paths)
+      if (!m.adjs.port_known(p.port))
+        throw std::invalid_argument(what + ": port " + std::to_string(p.port) + " is unknown (not set by port_set)");
+  }
+  auto [it, fresh] = m.nexthops.try_emplace(id);
+  Impl::Nexthop& nh = it->second;
+  Impl::Nexthop before = nh;
+  nh.kind = kind;
+  nh.paths = kind == RouteKind::Forward ? paths : std::vector<Path>{};
+  if (fresh) return;  // its load-balances are made when a route first names it
+  try {
+    m.nexthop_republish(id, nh);
+  } catch (...) {
+    nh.kind = before.kind;  // an invalid change leaves the working one
+    nh.paths = std::move(before.paths);
+    throw;
+  }
+}
+
+bool Fib::nexthop_del(uint64_t id) {
+  Impl& m = *impl_;
+  auto it = m.nexthops.find(id);
+  if (it == m.nexthops.end()) return false;
+  for (uint32_t lb : it->second.lb) {
+    if (lb == kNone) continue;
+    if (m.lbs.refs(lb) > 1) m.lbs.update(lb, LbKind::Drop, nullptr, 0);  // routes still name it
+    m.lbs.release(lb);
+  }
+  m.nexthops.erase(it);
+  return true;
+}
+
+size_t Fib::nexthop_count() const { return impl_->nexthops.size(); }
 
 // ---------------------------------------------------------------- addresses
 
@@ -548,7 +656,7 @@ void Fib::visit_routes(uint32_t table_id, Family f, const RouteVisitor& fn) cons
       if (e.route_lb == kNone) continue;
       p.addr = addr_of(f, k);
       p.len = uint8_t(len);
-      fn(p, e.route_kind, e.route_lb);
+      fn(p, m.route_kind(e), e.route_lb);
     }
 }
 

@@ -97,6 +97,9 @@ struct Route {
   Prefix prefix;
   RouteKind kind = RouteKind::Forward;
   std::vector<Path> paths;  // for Forward
+  // Non-zero: the route forwards as the nexthop object with this id says
+  // (nexthop_set); kind and paths are then not used.
+  uint64_t nexthop = 0;
 };
 
 // Source of a FIB entry, for dumps and precedence: a Receive/connected entry
@@ -109,6 +112,7 @@ struct FibEntryDump {
   RouteKind kind;
   AdjKind adj_kind;  // for interface entries: Receive or Glean
   std::vector<Path> paths;
+  uint64_t nexthop = 0;  // the nexthop object the route uses (0: its own paths)
 };
 
 struct AdjacencyDump {
@@ -178,6 +182,17 @@ class Fib {
   // paths, family mismatch, unknown table).
   void route_add(uint32_t table_id, const Route& r);
   bool route_del(uint32_t table_id, const Prefix& p);
+
+  // Nexthop objects: a path set (or a blackhole/unreachable/prohibit) shared
+  // by reference, as the kernel's nexthop objects and VPP's path-lists. Each
+  // holds one load-balance per payload family, republished in place when the
+  // object changes: one call moves every route that names it, whatever their
+  // number (prefix-independent convergence). set is add-or-replace; paths
+  // are validated as route_add's (an IPv6 next hop may carry IPv4, RFC 8950).
+  // del while routes still name it: they drop until replaced or deleted.
+  void nexthop_set(uint64_t id, RouteKind kind, const std::vector<Path>& paths);
+  bool nexthop_del(uint64_t id);
+  size_t nexthop_count() const;
 
   // Interface addresses: a Receive entry for the address itself (and, for
   // IPv4, the subnet broadcast), plus a connected Glean prefix on the port.

@@ -54,7 +54,56 @@ void LbDb::canonicalise(const Path* paths, size_t n) {
   scratch_.resize(out);
 }
 
-uint32_t LbDb::intern(LbKind kind, const Path* paths, size_t n) {
+LoadBalance* LbDb::build(Rec& rec, LbKind kind) {
+  rec.kind = kind;
+  rec.paths = kind == LbKind::Paths ? scratch_ : std::vector<Path>{};
+  rec.adjs.clear();
+  std::vector<uint32_t> weights;
+  switch (kind) {
+    case LbKind::Drop: rec.adjs = {AdjDb::kDrop}; break;
+    case LbKind::Blackhole: rec.adjs = {AdjDb::kBlackhole}; break;
+    case LbKind::Unreachable: rec.adjs = {AdjDb::kUnreachable}; break;
+    case LbKind::Prohibit: rec.adjs = {AdjDb::kProhibit}; break;
+    case LbKind::Receive: rec.adjs = {AdjDb::kReceive}; break;
+    case LbKind::Paths:
+      try {
+        for (const Path& p : rec.paths) {
+          rec.adjs.push_back(adjs_.acquire(AdjKey{p.port, p.via, p.has_via, rec.link}));
+          weights.push_back(p.weight);
+        }
+      } catch (...) {
+        for (uint32_t a : rec.adjs) adjs_.release(a);
+        throw;
+      }
+  }
+  if (weights.empty()) weights.assign(rec.adjs.size(), 1);
+  for (uint32_t a : rec.adjs)
+    if (a < AdjDb::kFirstDynamic) adjs_.ref(a);
+  auto* lb = new LoadBalance;
+  const std::vector<uint32_t> b = buckets_for(rec.adjs, weights);
+  lb->n_buckets = uint16_t(b.size());
+  lb->n_paths = uint16_t(rec.adjs.size());
+  std::copy(b.begin(), b.end(), lb->buckets);
+  return lb;
+}
+
+uint32_t LbDb::publish_new(Rec&& rec, LoadBalance* lb) {
+  const uint32_t i = pool_->alloc();
+  if (i == pool_->limit()) {
+    for (uint32_t a : rec.adjs) adjs_.release(a);
+    delete lb;
+    throw std::runtime_error("fib: out of load-balance objects");
+  }
+  if (i >= recs_.size()) recs_.resize(i + 1);
+  rec.refs = 1;
+  recs_[i] = std::move(rec);
+  if (!recs_[i].key.empty()) by_key_.emplace(recs_[i].key, i);
+  slots_[i].store(lb, std::memory_order_release);  // before any LPM word names i
+  if (obs_) obs_->lb_set(i, *lb);
+  return i;
+}
+
+uint32_t LbDb::intern(LbKind kind, Family link, const Path* paths, size_t n) {
   if (kind == LbKind::Drop) {
     ++recs_[kDropLb].refs;
     return kDropLb;
@@ -63,6 +112,7 @@ uint32_t LbDb::intern(LbKind kind, const Path* paths, size_t n) {
   key_.push_back(char(kind));
   scratch_.clear();
   if (kind == LbKind::Paths) {
+    key_.push_back(char(link));
     canonicalise(paths, n);
     for (const Path& p : scratch_) {
       const size_t len = p.via.family == Family::Ip4 ? 4 : 16;
@@ -76,44 +126,42 @@ uint32_t LbDb::intern(LbKind kind, const Path* paths, size_t n) {
     ++recs_[it->second].refs;
     return it->second;
   }
-
   Rec rec;
-  rec.kind = kind;
   rec.key = key_;
-  rec.paths = scratch_;
-  std::vector<uint32_t> weights;
-  switch (kind) {
-    case LbKind::Blackhole: rec.adjs = {AdjDb::kBlackhole}; break;
-    case LbKind::Unreachable: rec.adjs = {AdjDb::kUnreachable}; break;
-    case LbKind::Prohibit: rec.adjs = {AdjDb::kProhibit}; break;
-    case LbKind::Receive: rec.adjs = {AdjDb::kReceive}; break;
-    default:
-      for (const Path& p : rec.paths) {
-        rec.adjs.push_back(adjs_.acquire(AdjKey{p.port, p.via, p.has_via}));
-        weights.push_back(p.weight);
-      }
-  }
-  if (weights.empty()) weights.assign(rec.adjs.size(), 1);
-  for (uint32_t a : rec.adjs)
-    if (a < AdjDb::kFirstDynamic) adjs_.ref(a);
+  rec.link = link;
+  LoadBalance* lb = build(rec, kind);
+  return publish_new(std::move(rec), lb);
+}
 
-  const uint32_t i = pool_->alloc();
-  if (i == pool_->limit()) {
-    for (uint32_t a : rec.adjs) adjs_.release(a);
-    throw std::runtime_error("fib: out of load-balance objects");
+uint32_t LbDb::make(uint64_t owner, LbKind kind, Family link, const Path* paths, size_t n) {
+  scratch_.clear();
+  if (kind == LbKind::Paths) canonicalise(paths, n);
+  Rec rec;
+  rec.link = link;
+  rec.owner = owner;
+  LoadBalance* lb = build(rec, kind);
+  return publish_new(std::move(rec), lb);
+}
+
+void LbDb::update(uint32_t i, LbKind kind, const Path* paths, size_t n) {
+  Rec& r = recs_[i];
+  scratch_.clear();
+  if (kind == LbKind::Paths) canonicalise(paths, n);
+  std::vector<uint32_t> old_adjs = std::move(r.adjs);
+  LoadBalance* lb;
+  try {
+    lb = build(r, kind);
+  } catch (...) {
+    r.adjs = std::move(old_adjs);
+    throw;
   }
-  auto* lb = new LoadBalance;
-  const std::vector<uint32_t> b = buckets_for(rec.adjs, weights);
-  lb->n_buckets = uint16_t(b.size());
-  lb->n_paths = uint16_t(rec.adjs.size());
-  std::copy(b.begin(), b.end(), lb->buckets);
-  if (i >= recs_.size()) recs_.resize(i + 1);
-  rec.refs = 1;
-  recs_[i] = std::move(rec);
-  by_key_.emplace(key_, i);
-  slots_[i].store(lb, std::memory_order_release);  // before any LPM word names i
+  // One pointer store moves every route that names this object; readers that
+  // still hold the old one finish with it before the grace period ends.
+  LoadBalance* old = slots_[i].load(std::memory_order_relaxed);
+  slots_[i].store(lb, std::memory_order_release);
+  rcu_.retire_delete(old);
+  for (uint32_t a : old_adjs) adjs_.release(a);
   if (obs_) obs_->lb_set(i, *lb);
-  return i;
 }
 
 void LbDb::set_observer(FibObserver* obs) {
@@ -129,7 +177,7 @@ void LbDb::release(uint32_t i) {
     if (i == kDropLb && r.refs == 0) r.refs = 1;
     return;
   }
-  by_key_.erase(r.key);
+  if (!r.key.empty()) by_key_.erase(r.key);
   if (obs_) obs_->lb_unset(i);
   for (uint32_t a : r.adjs) adjs_.release(a);
   r = Rec{};

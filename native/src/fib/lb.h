@@ -1,8 +1,11 @@
 // Load-balance objects: the level between an LPM word and an adjacency.
-// Interned by (kind, canonical path set) with refcounts, so a million routes
-// over a handful of next hops share a handful of objects. Each object is
-// immutable; a changed path set is a different object (the route's LPM word
-// moves to its index). Freed objects and their indexes go through Rcu.
+// Interned by (kind, payload family, canonical path set) with refcounts, so a
+// million routes over a handful of next hops share a handful of objects. An
+// interned object is immutable; a changed path set is a different object (the
+// route's LPM word moves to its index). An owned object (a nexthop object's,
+// make()) is not interned: update() republishes it at the same index, so every
+// route that names it follows at once, whatever their number. Freed objects
+// and their indexes go through Rcu.
 #pragma once
 
 #include <atomic>
@@ -43,7 +46,15 @@ class LbDb {
   // ---- writer ----
   // Takes a reference. Paths must be validated by the caller (ports known,
   // family, count); weights of 0 count as 1, duplicates are merged.
-  uint32_t intern(LbKind kind, const Path* paths = nullptr, size_t n = 0);
+  // `link`: the family of the packets (the rewrite's ethertype), which may
+  // differ from a next hop's (RFC 8950).
+  uint32_t intern(LbKind kind, Family link = Family::Ip4, const Path* paths = nullptr, size_t n = 0);
+  // An owned object for `owner` (a nexthop id), one reference; update() keeps
+  // its index and family and replaces what it forwards to.
+  uint32_t make(uint64_t owner, LbKind kind, Family link, const Path* paths, size_t n);
+  void update(uint32_t i, LbKind kind, const Path* paths, size_t n);
+  void ref(uint32_t i) { ++recs_[i].refs; }
+  uint64_t owner(uint32_t i) const { return recs_[i].owner; }  // 0: interned
   void release(uint32_t i);
   const std::vector<Path>& paths(uint32_t i) const { return recs_[i].paths; }
   LbKind kind(uint32_t i) const { return recs_[i].kind; }
@@ -62,9 +73,15 @@ class LbDb {
     LbKind kind = LbKind::Drop;
     std::vector<Path> paths;     // canonical (sorted, merged)
     std::vector<uint32_t> adjs;  // one reference each
-    std::string key;
+    std::string key;             // empty for owned objects
+    Family link = Family::Ip4;
+    uint64_t owner = 0;
   };
   void canonicalise(const Path* paths, size_t n);
+  // Fills rec (kind, paths from scratch_, adjacencies acquired) and returns the
+  // object readers will see.
+  LoadBalance* build(Rec& rec, LbKind kind);
+  uint32_t publish_new(Rec&& rec, LoadBalance* lb);
 
   Rcu& rcu_;
   AdjDb& adjs_;

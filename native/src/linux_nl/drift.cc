@@ -40,6 +40,7 @@ struct RouteKeyHash {
 struct Want {
   uint64_t sig;
   bool seen;
+  uint64_t nexthop;  // over a nexthop object: sig is derived from it after the dump
 };
 
 RouteKey key_of(uint32_t table, const fib::Prefix& p) {
@@ -61,16 +62,19 @@ DriftReport check_drift(Dataplane& dp, const std::string& netns, const MirrorOpt
   // be a million MirrorOps), and routes are keyed by packed prefixes.
   std::unordered_map<RouteKey, Want, RouteKeyHash> want_routes;
   std::unordered_map<std::string, std::array<uint8_t, 6>> want_neigh;
+  std::unordered_map<uint64_t, fib::Route> want_nh;
   std::set<uint32_t> tables{0};
   for (auto [k, d] : opts.table_map) tables.insert(d);
   auto fold = [&] {
     for (const MirrorOp& op : st.ops()) {
       switch (op.kind) {
         case MirrorOp::Kind::RouteAdd:
-          want_routes[key_of(op.table, op.route.prefix)] = Want{route_signature(op.route), false};
+          want_routes[key_of(op.table, op.route.prefix)] = Want{route_signature(op.route), false, op.route.nexthop};
           tables.insert(op.table);
           break;
         case MirrorOp::Kind::RouteDel: want_routes.erase(key_of(op.table, op.route.prefix)); break;
+        case MirrorOp::Kind::NexthopSet: want_nh[op.nexthop] = op.route; break;
+        case MirrorOp::Kind::NexthopDel: want_nh.erase(op.nexthop); break;
         case MirrorOp::Kind::NeighAdd: want_neigh[std::to_string(op.port) + "/" + fib::format_addr(op.ip)] = op.mac; break;
         case MirrorOp::Kind::NeighDel: want_neigh.erase(std::to_string(op.port) + "/" + fib::format_addr(op.ip)); break;
         default: break;
@@ -82,7 +86,7 @@ DriftReport check_drift(Dataplane& dp, const std::string& netns, const MirrorOpt
     io::NetnsGuard ns(netns);
     RtSocket sock(0, 32u << 20, io::netns_label(netns));
     NlMsg msg;
-    for (uint16_t type : {RTM_GETLINK, RTM_GETROUTE, RTM_GETNEIGH}) {
+    for (uint16_t type : {RTM_GETLINK, RTM_GETNEXTHOP, RTM_GETROUTE, RTM_GETNEIGH}) {
       for (int attempt = 0; attempt < 8; ++attempt) {
         bool intr = false;
         const int err = sock.dump(type, AF_UNSPEC, [&](const nlmsghdr* m) {
@@ -95,6 +99,13 @@ DriftReport check_drift(Dataplane& dp, const std::string& netns, const MirrorOpt
     }
   }
   fold();
+  // A route over a nexthop object should forward as the object does: the FIB
+  // walk below sees the object's paths, so compare with those.
+  for (auto& [k, w] : want_routes) {
+    if (!w.nexthop) continue;
+    auto nh = want_nh.find(w.nexthop);
+    if (nh != want_nh.end()) w.sig = route_signature(fib::Route{fib::Prefix{}, nh->second.kind, nh->second.paths});
+  }
   std::unordered_set<uint32_t> our_ports;
   for (const MirrorPort& p : ports) our_ports.insert(p.port);
 
@@ -102,6 +113,8 @@ DriftReport check_drift(Dataplane& dp, const std::string& netns, const MirrorOpt
   auto sample = [&](const std::string& s) {
     if (r.samples.size() < max_samples) r.samples.push_back(s);
   };
+  r.unsupported = st.routes_unsupported();
+  if (r.unsupported) sample(std::to_string(r.unsupported) + " unsupported routes (encap or via the dataplane cannot forward)");
   r.routes.kernel = want_routes.size();
   const std::vector<uint32_t> existing = dp.tables();
   // Per load-balance index: is it ours (every path on our ports), and its

@@ -19,6 +19,10 @@ struct DriftCounts {
 
 struct DriftReport {
   DriftCounts routes, neighbors;
+  // Kernel routes the dataplane cannot forward as Linux would (an encap, an
+  // MPLS via...): in the kernel's count, never in the dataplane's, so they
+  // show as drift rather than pass unseen. One sample names each kind.
+  uint64_t unsupported = 0;
   std::vector<std::string> samples;  // at most max_samples, e.g. "missing route 0:10.9.0.0/24"
 };
 

@@ -5,6 +5,7 @@
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
+#include <linux/nexthop.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
@@ -125,6 +126,24 @@ bool parse_addr(const nlmsghdr* nlh, NlAddr& a, bool& mirrored) {
   return a.ifindex > 0;
 }
 
+// RTA_VIA: a next hop of another family. What the dataplane forwards is an
+// IPv6 next hop for an IPv4 route (RFC 8950, BGP unnumbered); anything else
+// (IPv4 via for IPv6, MPLS labels) is unsupported, not mistranslated.
+bool get_via(const nlattr* a, uint8_t family, NlNextHop& h, bool& unsupported) {
+  if (plen(a) < sizeof(rtvia)) return false;
+  auto* via = static_cast<const rtvia*>(mnl_attr_get_payload(a));
+  if (via->rtvia_family != AF_INET6 || family != AF_INET) {
+    unsupported = true;
+    return true;
+  }
+  if (plen(a) != sizeof(rtvia) + 16) return false;
+  h.gw = fib::IpAddr{};
+  h.gw.family = fib::Family::Ip6;
+  std::memcpy(h.gw.b.data(), via->rtvia_addr, 16);
+  h.has_gw = true;
+  return true;
+}
+
 bool parse_nexthops(const nlattr* mp, uint8_t family, NlRoute& r) {
   auto* p = static_cast<const char*>(mnl_attr_get_payload(mp));
   size_t left = plen(mp);
@@ -141,7 +160,8 @@ bool parse_nexthops(const nlattr* mp, uint8_t family, NlRoute& r) {
       if (!get_ip(tb[RTA_GATEWAY], family, h.gw)) return false;
       h.has_gw = true;
     }
-    if (tb[RTA_VIA]) r.unsupported_nh = true;
+    if (tb[RTA_VIA] && !get_via(tb[RTA_VIA], family, h, r.unsupported_nh)) return false;
+    if (tb[RTA_ENCAP]) r.unsupported_nh = true;
     r.nhs.push_back(h);
     const size_t step = RTNH_ALIGN(nh->rtnh_len);
     if (step >= left) break;
@@ -165,6 +185,7 @@ bool parse_route(const nlmsghdr* nlh, NlRoute& r, bool& mirrored) {
   r.rtm_flags = rtm->rtm_flags;
   r.priority = 0;
   r.unsupported_nh = false;
+  r.nh_id = 0;
   std::array<const nlattr*, RTA_MAX + 1> tb;
   if (!collect(mnl_nlmsg_get_payload_offset(nlh, sizeof(*rtm)),
                nlh->nlmsg_len - NLMSG_LENGTH(sizeof(*rtm)), tb))
@@ -177,9 +198,16 @@ bool parse_route(const nlmsghdr* nlh, NlRoute& r, bool& mirrored) {
   r.prefix.len = rtm->rtm_dst_len;
   if (tb[RTA_DST] && !get_ip(tb[RTA_DST], rtm->rtm_family, r.prefix.addr)) return false;
   mask(r.prefix);
-  if (tb[RTA_NH_ID] || tb[RTA_VIA]) r.unsupported_nh = true;
+  // A route over a nexthop object: the object says where it goes. With
+  // net.ipv4.nexthop_compat_mode=1 the kernel also expands it into
+  // RTA_GATEWAY/RTA_MULTIPATH; those are ignored so nothing counts twice.
+  if (tb[RTA_NH_ID]) {
+    if (!get_u32(tb[RTA_NH_ID], r.nh_id)) return false;
+    return r.nh_id != 0;
+  }
+  if (tb[RTA_ENCAP]) r.unsupported_nh = true;
   if (tb[RTA_MULTIPATH]) return parse_nexthops(tb[RTA_MULTIPATH], rtm->rtm_family, r);
-  if (tb[RTA_OIF] || tb[RTA_GATEWAY]) {
+  if (tb[RTA_OIF] || tb[RTA_GATEWAY] || tb[RTA_VIA]) {
     NlNextHop h;
     uint32_t oif = 0;
     if (!get_u32(tb[RTA_OIF], oif)) return false;
@@ -189,9 +217,58 @@ bool parse_route(const nlmsghdr* nlh, NlRoute& r, bool& mirrored) {
       if (!get_ip(tb[RTA_GATEWAY], rtm->rtm_family, h.gw)) return false;
       h.has_gw = true;
     }
+    if (tb[RTA_VIA] && !get_via(tb[RTA_VIA], rtm->rtm_family, h, r.unsupported_nh)) return false;
     r.nhs.push_back(h);
   }
   return true;
+}
+
+bool parse_nexthop(const nlmsghdr* nlh, NlNexthop& n) {
+  if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(nhmsg))) return false;
+  auto* nhm = static_cast<const nhmsg*>(mnl_nlmsg_get_payload(nlh));
+  n = NlNexthop{};
+  n.family = nhm->nh_family;
+  n.flags = nhm->nh_flags;
+  std::array<const nlattr*, NHA_MAX + 1> tb;
+  if (!collect(mnl_nlmsg_get_payload_offset(nlh, sizeof(*nhm)),
+               nlh->nlmsg_len - NLMSG_LENGTH(sizeof(*nhm)), tb))
+    return false;
+  if (!tb[NHA_ID] || !get_u32(tb[NHA_ID], n.id) || n.id == 0) return false;
+  if (tb[NHA_FDB] || tb[NHA_ENCAP] || tb[NHA_ENCAP_TYPE]) n.unsupported = true;
+  if (const nlattr* g = tb[NHA_GROUP]) {
+    // struct nexthop_grp: id, weight - 1 (low byte), high byte of it (6.12+), pad.
+    if (plen(g) == 0 || plen(g) % sizeof(nexthop_grp) != 0) return false;
+    n.is_group = true;
+    auto* raw = static_cast<const uint8_t*>(mnl_attr_get_payload(g));
+    for (size_t off = 0; off < plen(g); off += sizeof(nexthop_grp)) {
+      uint32_t id;
+      std::memcpy(&id, raw + off, 4);
+      const uint16_t w = uint16_t((uint16_t(raw[off + 5]) << 8 | raw[off + 4]) + 1);
+      if (id == 0) return false;
+      n.group.push_back({id, w});
+    }
+    if (tb[NHA_GROUP_TYPE]) {
+      if (plen(tb[NHA_GROUP_TYPE]) < 2) return false;
+      uint16_t type;
+      std::memcpy(&type, mnl_attr_get_payload(tb[NHA_GROUP_TYPE]), 2);
+      if (type == NEXTHOP_GRP_TYPE_RES) n.resilient = true;
+      else if (type != NEXTHOP_GRP_TYPE_MPATH) n.unsupported = true;
+    }
+    return true;
+  }
+  if (tb[NHA_BLACKHOLE]) {
+    n.blackhole = true;
+    return true;
+  }
+  uint32_t oif = 0;
+  if (!get_u32(tb[NHA_OIF], oif)) return false;
+  n.ifindex = int(oif);
+  if (tb[NHA_GATEWAY]) {
+    if (n.family != AF_INET && n.family != AF_INET6) return false;
+    if (!get_ip(tb[NHA_GATEWAY], n.family, n.gw)) return false;
+    n.has_gw = true;
+  }
+  return n.ifindex > 0 || n.unsupported || nlh->nlmsg_type == RTM_DELNEXTHOP;
 }
 
 bool parse_neigh(const nlmsghdr* nlh, NlNeigh& n, bool& mirrored) {
@@ -242,6 +319,11 @@ bool parse_message(const nlmsghdr* nlh, NlMsg& out) {
     case RTM_DELNEIGH:
       ok = parse_neigh(nlh, out.neigh, mirrored);
       if (ok && mirrored) out.kind = nlh->nlmsg_type == RTM_NEWNEIGH ? MsgKind::NewNeigh : MsgKind::DelNeigh;
+      return ok;
+    case RTM_NEWNEXTHOP:
+    case RTM_DELNEXTHOP:
+      ok = parse_nexthop(nlh, out.nexthop);
+      if (ok) out.kind = nlh->nlmsg_type == RTM_NEWNEXTHOP ? MsgKind::NewNexthop : MsgKind::DelNexthop;
       return ok;
     default:
       return true;

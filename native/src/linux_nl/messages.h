@@ -49,11 +49,14 @@ struct NlNextHop {
 
 struct NlRoute {
   uint32_t table = 0;
+  uint32_t nh_id = 0;  // RTA_NH_ID: the route uses a nexthop object (its expanded paths are ignored)
   fib::Prefix prefix;
   uint8_t type = 0, protocol = 0, scope = 0, tos = 0;
   uint32_t priority = 0;
   uint32_t rtm_flags = 0;
-  bool unsupported_nh = false;  // e.g. RTA_VIA (IPv6 via IPv4), nexthop objects
+  // Something the dataplane cannot forward as the kernel would: an encap
+  // (MPLS, seg6...), or RTA_VIA other than an IPv6 next hop of an IPv4 route.
+  bool unsupported_nh = false;
   std::vector<NlNextHop> nhs;
 };
 
@@ -66,7 +69,26 @@ struct NlNeigh {
   uint8_t flags = 0;   // NTF_*
 };
 
-enum class MsgKind : uint8_t { Other, NewLink, DelLink, NewAddr, DelAddr, NewRoute, DelRoute, NewNeigh, DelNeigh };
+// A kernel nexthop object (RTM_NEWNEXTHOP): one next hop, a blackhole, or a
+// group of other nexthop objects (ids with weights). Routes name it by id.
+struct NlNexthop {
+  uint32_t id = 0;
+  uint8_t family = 0;      // AF_INET, AF_INET6, or AF_UNSPEC (groups, blackholes)
+  uint32_t flags = 0;      // RTNH_F_* (DEAD, ONLINK...)
+  bool blackhole = false;
+  bool unsupported = false;  // an encap, or an FDB nexthop (a bridge's, not routing)
+  int ifindex = 0;
+  bool has_gw = false;
+  fib::IpAddr gw{};
+  bool is_group = false;
+  bool resilient = false;  // NEXTHOP_GRP_TYPE_RES: forwarded as plain ECMP
+  struct Member { uint32_t id; uint16_t weight; };
+  std::vector<Member> group;
+};
+
+enum class MsgKind : uint8_t {
+  Other, NewLink, DelLink, NewAddr, DelAddr, NewRoute, DelRoute, NewNeigh, DelNeigh, NewNexthop, DelNexthop
+};
 
 struct NlMsg {
   MsgKind kind = MsgKind::Other;
@@ -75,6 +97,7 @@ struct NlMsg {
   NlAddr addr;
   NlRoute route;
   NlNeigh neigh;
+  NlNexthop nexthop;
 };
 
 // Fills `out` from one message. Returns false when the message is malformed

@@ -1,12 +1,14 @@
 #include "linux_nl/socket.h"
 
 #include <libmnl/libmnl.h>
+#include <linux/nexthop.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "io/packet_io.h"
 
@@ -31,6 +33,11 @@ RtSocket::RtSocket(uint32_t groups, uint32_t rcvbuf, std::string where)
     throw io::make_error("bind rtnetlink", where_, e);
   }
   portid_ = mnl_socket_get_portid(nl_);
+}
+
+void RtSocket::join(unsigned group) {
+  if (setsockopt(mnl_socket_get_fd(nl_), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0)
+    throw io::make_error("join rtnetlink group " + std::to_string(group), where_, errno);
 }
 
 RtSocket::~RtSocket() {
@@ -68,10 +75,12 @@ int RtSocket::dump(uint16_t type, uint8_t family, const std::function<void(const
   nlh->nlmsg_type = type;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   nlh->nlmsg_seq = ++seq_;
-  // Every RTM_GET* header starts with the family byte; rtmsg is the largest
-  // of the ones we send and the kernel reads only what it needs.
-  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
-  rtm->rtm_family = family;
+  // Every RTM_GET* header starts with the family byte. rtmsg is the largest
+  // of the legacy ones and they read only what they need; the nexthop dump
+  // parses strictly, so it gets exactly its nhmsg (extra bytes are refused).
+  const size_t hdr = type == RTM_GETNEXTHOP ? sizeof(nhmsg) : sizeof(rtmsg);
+  auto* fam = static_cast<uint8_t*>(mnl_nlmsg_put_extra_header(nlh, hdr));
+  fam[0] = family;
   if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return errno;
   const uint32_t seq = seq_;
   for (;;) {

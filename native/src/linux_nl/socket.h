@@ -19,6 +19,8 @@ class RtSocket {
   // groups: RTMGRP_* bitmask (0 for a request socket). rcvbuf: bytes, forced
   // past rmem_max with SO_RCVBUFFORCE (we are root), SO_RCVBUF as a fallback.
   RtSocket(uint32_t groups, uint32_t rcvbuf, std::string where);
+  // A group past the bitmask's 32 (RTNLGRP_NEXTHOP is 32).
+  void join(unsigned group);
   ~RtSocket();
   RtSocket(const RtSocket&) = delete;
   RtSocket& operator=(const RtSocket&) = delete;

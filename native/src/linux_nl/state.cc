@@ -36,6 +36,7 @@ constexpr uint16_t kValidNud = NUD_REACHABLE | NUD_STALE | NUD_PERMANENT | NUD_N
 }  // namespace
 
 uint64_t route_signature(const fib::Route& r) {
+  if (r.nexthop) return mix(mix(0x6e68, r.nexthop), 1);  // what the object holds is its own concern
   uint64_t h = mix(0, uint64_t(r.kind));
   // Order-insensitive over paths: sum of per-path hashes.
   uint64_t sum = 0;
@@ -166,7 +167,7 @@ void MirrorState::begin_resync() {
   ++epoch_;
   // Starting from nothing (the first dump, a cold start): whatever the shadow
   // holds at sweep() came in this epoch, so the sweep pass can be skipped.
-  sweep_needed_ = !(routes_.empty() && addrs_.empty() && neighs_.empty() && links_.empty());
+  sweep_needed_ = !(routes_.empty() && addrs_.empty() && neighs_.empty() && links_.empty() && nhobjs_.empty());
 }
 
 void MirrorState::handle(const NlMsg& m) {
@@ -179,6 +180,8 @@ void MirrorState::handle(const NlMsg& m) {
     case MsgKind::DelRoute: on_route(m.route, true, m.nl_flags); break;
     case MsgKind::NewNeigh: on_neigh(m.neigh, false); break;
     case MsgKind::DelNeigh: on_neigh(m.neigh, true); break;
+    case MsgKind::NewNexthop: on_nexthop(m.nexthop, false); break;
+    case MsgKind::DelNexthop: on_nexthop(m.nexthop, true); break;
     case MsgKind::Other: break;
   }
 }
@@ -198,8 +201,23 @@ void MirrorState::evaluate(const RKey& k, Slot& s) {
   for (const Alt& a : s.alts)
     if (!best || a.priority < best->priority) best = &a;
   fib::Route r;
-  bool ok = best != nullptr && !best->unsupported;
-  if (ok) {
+  bool unsupported = best != nullptr && best->unsupported;
+  const NhObj* nho = nullptr;
+  if (best && best->nh_id) {
+    auto it = nhobjs_.find(best->nh_id);
+    if (it != nhobjs_.end()) nho = &it->second;
+    unsupported |= nho && nho->nh.unsupported;
+  }
+  if (unsupported != s.unsupported) {
+    s.unsupported = unsupported;
+    unsupported ? ++routes_unsupported_ : --routes_unsupported_;
+  }
+  bool ok = best != nullptr && !unsupported;
+  if (ok && best->nh_id) {
+    ok = nho && nho->installed;  // an object off our mirrors: the route is not ours
+    r.prefix = prefix_of(k);
+    r.nexthop = fib_nh_id(best->nh_id);
+  } else if (ok) {
     r.prefix = prefix_of(k);
     switch (best->type) {
       case RTN_BLACKHOLE: r.kind = fib::RouteKind::Blackhole; break;
@@ -281,7 +299,7 @@ void MirrorState::on_route(const NlRoute& r, bool del, uint16_t nl_flags) {
     alt->nhs = nh_sets_.intern(more);
     alt->epoch = epoch_;
   } else {
-    const Alt a{r.priority, epoch_, nh_sets_.intern(r.nhs), r.tos, r.type, r.unsupported_nh};
+    const Alt a{r.priority, epoch_, nh_sets_.intern(r.nhs), r.nh_id, r.tos, r.type, r.unsupported_nh};
     if (alt != s.alts.end()) *alt = a;
     else s.alts.push_back(a);
   }
@@ -309,7 +327,7 @@ void MirrorState::flush_paths(int ifindex, bool ip4_only) {
       ++it;
       continue;
     }
-    s.alts.remove_if([](const Alt& a) { return a.type == RTN_UNICAST && a.nhs == 0; });
+    s.alts.remove_if([](const Alt& a) { return a.type == RTN_UNICAST && a.nhs == 0 && a.nh_id == 0; });
     evaluate(it->first, s);
     it = s.alts.empty() ? routes_.erase(it) : std::next(it);
   }
@@ -322,6 +340,7 @@ void MirrorState::on_link(const NlLink& l, bool del) {
   auto prev = links_.find(l.ifindex);
   if (del) {
     if (prev != links_.end()) links_.erase(prev);
+    flush_nexthops(l.ifindex);
     // The device is gone: the kernel dropped its routes (IPv4 silently),
     // addresses and neighbours. So do we, and the pair is broken.
     flush_paths(l.ifindex, false);
@@ -337,6 +356,7 @@ void MirrorState::on_link(const NlLink& l, bool del) {
   const bool was_up = prev != links_.end() && (prev->second.flags & IFF_UP);
   const bool known = prev != links_.end();
   links_[l.ifindex] = LinkRec{l.flags, epoch_};
+  if (!(l.flags & IFF_UP) || !(l.flags & IFF_LOWER_UP)) flush_nexthops(l.ifindex);
   if (!mp && opts_.auto_subif && l.is_vlan) {
     // A VLAN on a mirror: the dataplane makes (or finds) the sub-port and
     // pairs it with this device, bumps the pair generation, and the resync
@@ -454,6 +474,148 @@ void MirrorState::on_neigh(const NlNeigh& n, bool del) {
   ops_.push_back(std::move(op));
 }
 
+// --------------------------------------------------------- nexthop objects
+
+void MirrorState::emit_nexthop_del(uint32_t id) {
+  MirrorOp op;
+  op.kind = MirrorOp::Kind::NexthopDel;
+  op.nexthop = fib_nh_id(id);
+  ops_.push_back(std::move(op));
+}
+
+bool MirrorState::resolve_nexthop(const NlNexthop& n, fib::Route& out) const {
+  out = fib::Route{};
+  if (n.unsupported) return false;
+  if (n.blackhole) {
+    out.kind = fib::RouteKind::Blackhole;
+    return true;
+  }
+  auto add_path = [&](const NlNexthop& one, uint16_t weight) {
+    const MirrorPort* mp = port_of(one.ifindex);
+    if (!mp) return false;
+    fib::Path p;
+    p.port = mp->port;
+    p.has_via = one.has_gw;
+    if (one.has_gw) p.via = one.gw;
+    p.weight = weight;
+    out.paths.push_back(p);
+    return true;
+  };
+  if (!n.is_group) return !(n.flags & RTNH_F_DEAD) && add_path(n, 1);
+  for (const NlNexthop::Member& m : n.group) {
+    auto it = nhobjs_.find(m.id);
+    if (it == nhobjs_.end()) return false;  // a member not seen yet (a dump in id order)
+    const NlNexthop& one = it->second.nh;
+    if (one.is_group || one.unsupported) return false;
+    if (one.blackhole) {  // the kernel allows it only alone
+      if (n.group.size() != 1) return false;
+      out.kind = fib::RouteKind::Blackhole;
+      return true;
+    }
+    if (one.flags & RTNH_F_DEAD) continue;
+    if (!add_path(one, m.weight)) return false;
+  }
+  return !out.paths.empty() && out.paths.size() <= fib::kMaxPaths;
+}
+
+void MirrorState::evaluate_routes_over(const std::vector<uint32_t>& ids) {
+  if (ids.empty() || routes_.empty()) return;
+  auto named = [&](uint32_t id) { return id && std::find(ids.begin(), ids.end(), id) != ids.end(); };
+  for (auto& [k, s] : routes_)
+    for (const Alt& a : s.alts)
+      if (named(a.nh_id)) {
+        evaluate(k, s);
+        break;
+      }
+}
+
+void MirrorState::evaluate_nexthop(uint32_t id) {
+  auto it = nhobjs_.find(id);
+  if (it == nhobjs_.end()) return;
+  NhObj& o = it->second;
+  fib::Route r;
+  const bool ok = resolve_nexthop(o.nh, r);
+  if (ok) {
+    const uint64_t sig = route_signature(r);
+    if (o.installed && o.sig == sig) return;  // the same thing again: nothing moves
+    const bool fresh = !o.installed;
+    o.installed = true;
+    o.sig = sig;
+    MirrorOp op;
+    op.kind = MirrorOp::Kind::NexthopSet;
+    op.nexthop = fib_nh_id(id);
+    op.route = std::move(r);
+    ops_.push_back(std::move(op));
+    if (fresh) {
+      ++nexthops_installed_;
+      evaluate_routes_over({id});  // after the object exists in the FIB
+    }
+  } else if (o.installed) {
+    o.installed = false;
+    --nexthops_installed_;
+    evaluate_routes_over({id});  // the routes leave before the object
+    emit_nexthop_del(id);
+  }
+  if (o.nh.is_group) return;
+  for (auto& [gid, g] : nhobjs_)  // groups over it (none nest: the kernel refuses)
+    if (g.nh.is_group && std::any_of(g.nh.group.begin(), g.nh.group.end(),
+                                     [&](const NlNexthop::Member& m) { return m.id == id; }))
+      evaluate_nexthop(gid);
+}
+
+void MirrorState::remove_nexthops(std::vector<uint32_t> ids) {
+  std::vector<uint32_t> shrunk;  // groups that lost members but live on
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!nhobjs_.count(ids[i])) continue;
+    for (auto& [gid, g] : nhobjs_) {
+      if (!g.nh.is_group) continue;
+      const size_t before = g.nh.group.size();
+      std::erase_if(g.nh.group, [&](const NlNexthop::Member& m) { return m.id == ids[i]; });
+      if (g.nh.group.size() == before) continue;
+      if (g.nh.group.empty()) ids.push_back(gid);
+      else shrunk.push_back(gid);
+    }
+  }
+  std::erase_if(ids, [&](uint32_t id) { return !nhobjs_.count(id); });
+  if (ids.empty()) return;
+  // The kernel deletes the routes over a deleted object (IPv4 silently).
+  for (auto it = routes_.begin(); it != routes_.end();) {
+    Slot& s = it->second;
+    const size_t before = s.alts.size();
+    s.alts.remove_if([&](const Alt& a) { return a.nh_id && std::find(ids.begin(), ids.end(), a.nh_id) != ids.end(); });
+    if (s.alts.size() != before) evaluate(it->first, s);
+    it = s.alts.empty() ? routes_.erase(it) : std::next(it);
+  }
+  for (uint32_t id : ids) {
+    auto it = nhobjs_.find(id);
+    if (it == nhobjs_.end()) continue;
+    if (it->second.installed) {
+      --nexthops_installed_;
+      emit_nexthop_del(id);
+    }
+    nhobjs_.erase(it);
+  }
+  for (uint32_t gid : shrunk) evaluate_nexthop(gid);
+}
+
+void MirrorState::flush_nexthops(int ifindex) {
+  std::vector<uint32_t> ids;
+  for (const auto& [id, o] : nhobjs_)
+    if (!o.nh.is_group && !o.nh.blackhole && o.nh.ifindex == ifindex) ids.push_back(id);
+  remove_nexthops(std::move(ids));
+}
+
+void MirrorState::on_nexthop(const NlNexthop& n, bool del) {
+  if (del) {
+    remove_nexthops({n.id});
+    return;
+  }
+  NhObj& o = nhobjs_[n.id];
+  o.nh = n;
+  o.epoch = epoch_;
+  evaluate_nexthop(n.id);
+}
+
 // ------------------------------------------------------------ resync sweep
 
 void MirrorState::sweep() {
@@ -472,6 +634,10 @@ void MirrorState::sweep() {
     if (s.alts.size() != before) evaluate(it->first, s);
     it = s.alts.empty() ? routes_.erase(it) : std::next(it);
   }
+  std::vector<uint32_t> stale;
+  for (const auto& [id, o] : nhobjs_)
+    if (o.epoch != epoch_) stale.push_back(id);
+  remove_nexthops(stale);
   withdraw_addrs_if([&](const NKey&, const AddrRec& a) { return a.epoch != epoch_; });
   withdraw_neighs_if([&](const NKey&, const NeighRec& n) { return n.epoch != epoch_; });
 }
@@ -482,8 +648,13 @@ void MirrorState::withdraw_all(const std::function<void()>& drain, size_t chunk)
     s.installed = false;
     if (drain && ops_.size() >= chunk) drain();
   }
+  for (auto& [id, o] : nhobjs_)  // after the routes over them
+    if (o.installed) emit_nexthop_del(id);
   for (auto& [k, a] : addrs_) emit_addr_del(a.port, a.p);
   for (auto& [k, n] : neighs_) emit_neigh_del(n.port, k.ip);
+  nhobjs_.clear();
+  nexthops_installed_ = 0;
+  routes_unsupported_ = 0;
   routes_.clear();
   addrs_.clear();
   neighs_.clear();

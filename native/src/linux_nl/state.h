@@ -34,6 +34,9 @@ struct MirrorOptions {
   // mirror's port, paired with that device. Not exposed yet: the test kernel
   // has no 8021q (CONFIG_VLAN_8021Q unset), so it cannot be tested end to end.
   bool auto_subif = false;
+  // Kernel nexthop ids are per netns: the FIB's id of kernel nexthop N is
+  // (nexthop_space << 32) | N, one space per watched netns.
+  uint32_t nexthop_space = 0;
 };
 
 // A stable, order-insensitive signature of a translated route (kind, paths).
@@ -63,6 +66,12 @@ class MirrorState {
   uint64_t routes_known() const { return routes_.size(); }
   uint64_t neighbors() const { return neighs_.size(); }
   uint64_t addresses() const { return addrs_.size(); }
+  uint64_t nexthops() const { return nhobjs_.size(); }
+  uint64_t nexthops_installed() const { return nexthops_installed_; }
+  // Kernel routes whose best entry the dataplane cannot forward as Linux
+  // would (an encap, an MPLS via, an unsupported nexthop object): counted, not
+  // silently dropped.
+  uint64_t routes_unsupported() const { return routes_unsupported_; }
   uint32_t dp_table(uint32_t kernel_table) const;
 
  private:
@@ -78,7 +87,8 @@ class MirrorState {
   struct Alt {
     uint32_t priority;
     uint32_t epoch;
-    uint32_t nhs;  // NhSets id
+    uint32_t nhs;    // NhSets id
+    uint32_t nh_id;  // kernel nexthop object (RTA_NH_ID), 0: its own next hops
     uint8_t tos, type;
     bool unsupported;
   };
@@ -151,6 +161,14 @@ class MirrorState {
     Alts alts;
     uint64_t sig = 0;
     bool installed = false;
+    bool unsupported = false;  // counted in routes_unsupported_
+  };
+  // A kernel nexthop object; installed: in the FIB (every path on a mirror).
+  struct NhObj {
+    NlNexthop nh;
+    uint32_t epoch = 0;
+    bool installed = false;
+    uint64_t sig = 0;
   };
   struct NKey {  // address or neighbour on an ifindex
     int ifindex;
@@ -172,6 +190,23 @@ class MirrorState {
   void on_link(const NlLink& l, bool del);
   void on_addr(const NlAddr& a, bool del);
   void on_neigh(const NlNeigh& n, bool del);
+  void on_nexthop(const NlNexthop& n, bool del);
+  uint64_t fib_nh_id(uint32_t id) const { return uint64_t(opts_.nexthop_space) << 32 | id; }
+  // What a nexthop object forwards to on our ports; false when it is not ours
+  // (a path off the mirrors, an unknown member, nothing left alive).
+  bool resolve_nexthop(const NlNexthop& n, fib::Route& out) const;
+  // Re-derive one object: a changed path set is one NexthopSet (every route
+  // over it follows in the FIB); becoming usable or not re-evaluates the
+  // routes and groups over it.
+  void evaluate_nexthop(uint32_t id);
+  void evaluate_routes_over(const std::vector<uint32_t>& ids);
+  // Forget an object as the kernel does: routes over it go (silently, in the
+  // kernel), groups lose it as a member, and a group left empty goes too.
+  void remove_nexthops(std::vector<uint32_t> ids);
+  void emit_nexthop_del(uint32_t id);
+  // A device went down or lost carrier: the kernel deletes its nexthops
+  // without a message (nexthop_flush_dev).
+  void flush_nexthops(int ifindex);
   // Drop next hops through `ifindex` (IPv4 only, or every family when the
   // device is gone); routes left without next hops go.
   void flush_paths(int ifindex, bool ip4_only);
@@ -191,6 +226,9 @@ class MirrorState {
   std::unordered_map<NKey, NeighRec, NKeyHash> neighs_;
   std::unordered_map<int, LinkRec> links_;
   NhSets nh_sets_;
+  std::unordered_map<uint32_t, NhObj> nhobjs_;
+  uint64_t nexthops_installed_ = 0;
+  uint64_t routes_unsupported_ = 0;
   size_t nh_live_after_gc_ = 0;
   std::vector<MirrorOp> ops_;
   std::vector<std::pair<uint32_t, int>> gone_;

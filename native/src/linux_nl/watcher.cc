@@ -43,11 +43,22 @@ constexpr uint32_t kGroups = RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | R
 struct Watcher::Sockets {
   RtSocket events, requests;
   Sockets(uint32_t rcvbuf, const std::string& where)
-      : events(kGroups, rcvbuf, where), requests(0, 8u << 20, where) {}
+      : events(kGroups, rcvbuf, where), requests(0, 8u << 20, where) {
+    events.join(RTNLGRP_NEXTHOP);
+  }
 };
 
+namespace {
+// Each watcher gets its own space of FIB nexthop ids (kernel ids are per netns).
+MirrorOptions with_nexthop_space(MirrorOptions m) {
+  static std::atomic<uint32_t> next{1};
+  m.nexthop_space = next.fetch_add(1, std::memory_order_relaxed);
+  return m;
+}
+}  // namespace
+
 Watcher::Watcher(Dataplane& dp, WatchOptions opts)
-    : dp_(dp), opts_(std::move(opts)), state_(opts_.mirror), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    : dp_(dp), opts_(std::move(opts)), state_(with_nexthop_space(opts_.mirror)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (wake_.get() < 0) throw io::make_error("eventfd", "netlink mirror", errno);
   if (!opts_.netns.empty()) io::validate_netns_name(opts_.netns);
   status_.netns = opts_.netns;
@@ -168,6 +179,9 @@ void Watcher::publish_counts() {
   status_.routes_known = state_.routes_known();
   status_.neighbors = state_.neighbors();
   status_.addresses = state_.addresses();
+  status_.nexthops = state_.nexthops();
+  status_.nexthops_installed = state_.nexthops_installed();
+  status_.routes_unsupported = state_.routes_unsupported();
   if (!applied_.last_error.empty()) status_.last_error = applied_.last_error;
 }
 
@@ -204,7 +218,8 @@ void Watcher::resync() {
   pair_gen_ = dp_.pair_generation();  // before reading the map: a later change is seen
   const std::vector<MirrorPort> ports = dp_.mirror_ports(opts_.netns);
   state_.set_ports(ports);
-  const uint16_t dumps[] = {RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETNEIGH};
+  // Nexthop objects before the routes that name them.
+  const uint16_t dumps[] = {RTM_GETLINK, RTM_GETADDR, RTM_GETNEXTHOP, RTM_GETROUTE, RTM_GETNEIGH};
   uint64_t restarts = 0;
   NlMsg msg;
   for (int attempt = 0;; ++attempt) {

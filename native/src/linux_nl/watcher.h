@@ -46,6 +46,8 @@ struct WatchStatus {
   uint64_t events = 0, batches = 0, resyncs = 0, lost = 0, dump_restarts = 0;
   uint64_t parse_errors = 0, apply_errors = 0, routes_applied = 0;
   uint64_t routes_installed = 0, routes_known = 0, neighbors = 0, addresses = 0, mirrors = 0;
+  uint64_t nexthops = 0, nexthops_installed = 0;  // kernel nexthop objects known / in the FIB
+  uint64_t routes_unsupported = 0;                // kernel routes we cannot forward as Linux would
   double last_resync_at_ms = 0;   // unix time
   double last_resync_ms = 0;      // how long it took
   double lag_ms = 0, max_lag_ms = 0;  // first event of a batch read -> batch applied
