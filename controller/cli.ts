@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// `lcp`: the node agent and the operator's commands (DESIGN.md, "The command
-// line"). `lcp agent` runs the agent; `lcp show ...` and `lcp trace` ask the
-// running agent over its control socket, like vppctl.
+// `lcp`: the node agent and the operator's commands. `lcp agent` runs the
+// agent; `lcp show ...` and `lcp trace` ask the running agent over its
+// control socket, like vppctl.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 

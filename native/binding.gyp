@@ -28,6 +28,12 @@
       "libraries": ["-lpthread"]
     },
     {
+      "target_name": "nl_test",
+      "type": "executable",
+      "sources": ["../test/native/nl_test.cc", "src/linux_nl/messages.cc", "src/linux_nl/state.cc", "src/fib/parse.cc"],
+      "libraries": ["-lmnl"]
+    },
+    {
       "target_name": "io_smoke",
       "type": "executable",
       "sources": ["../test/native/io_smoke.cc", "<!@(ls src/io/*.cc)"],

@@ -25,7 +25,7 @@ export const AGENT_VERSION = '0.1.0';
 /**
  * Pairs reconciled at once. A pair's reconcile mostly waits (the kernel's
  * grace period as its port's ring is made, `ip`, the mirror's netlink):
- * several in flight overlap those waits (docs/architecture.md has the figures).
+ * several in flight overlap those waits (docs/performance.md has the figures).
  */
 export const DEFAULT_CONCURRENT_RECONCILES = 4;
 

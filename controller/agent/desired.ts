@@ -1,5 +1,5 @@
 // The desired state of a node and where it comes from. Two sources share one
-// reconciler (DESIGN.md): the cluster (informers) and a standalone file of the
+// reconciler: the cluster (informers) and a standalone file of the
 // same kinds. A source only says what objects exist now and that something
 // changed; the reconciler reads the current snapshot (level-triggered), so a
 // source never has to deliver every event in order.

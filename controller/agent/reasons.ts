@@ -1,5 +1,5 @@
-// Why a pair is not Ready, as a condition reason: what only the node can know
-// (DESIGN.md). Errors from the dataplane and from `ip` are classified by the
+// Why a pair is not Ready, as a condition reason: what only the node can know.
+// Errors from the dataplane and from `ip` are classified by the
 // phase they happened in and their errno code, never by parsing prose.
 import { ValidationError } from '../../dataplane/validate.js';
 import { KernelError } from './kernel.js';

@@ -63,7 +63,7 @@ export interface SettingsResolution {
 
 /**
  * The highest priority wins; a tie at the top is a conflict, reported and
- * not merged: the previous settings stay in force (DESIGN.md).
+ * not merged: the previous settings stay in force.
  */
 export function resolveSettings(lcps: readonly LinuxControlPlane[], node: NodeIdentity, previous: NodeSettings): SettingsResolution {
   const matching = lcps.filter((l) => selectorMatches(l.spec.nodeSelector, node.labels));

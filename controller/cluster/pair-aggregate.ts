@@ -2,7 +2,7 @@
 // pair, the nodes it matches, each node's entry for it in that node's
 // NodeDataplane, and whether the node's agent is alive (its heartbeat Lease).
 // Nothing here calls the API; the wording of reasons and messages is the
-// user-facing contract (DESIGN.md), so it is unit-tested here.
+// user-facing contract, so it is unit-tested here.
 import type { InterfacePairStatus } from '../api/interface-pair.js';
 import type { Condition } from '../api/kube-schema.js';
 import { failureReason, setCondition, type ConditionInput, type PairEntry } from '../agent/pair-status.js';

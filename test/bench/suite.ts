@@ -3,6 +3,7 @@
 import { forwardingSection } from './forwarding.js';
 import { lpmSection } from './lpm.js';
 import { mirrorSection } from './mirror.js';
+import { nexthopSection } from './nexthop.js';
 import { mirrorIoSection } from './mirror-io.js';
 import { pairsSection } from './pairs.js';
 import { statusSection } from './status.js';
@@ -12,7 +13,7 @@ import type { BenchOptions, BenchSection, Metric, Table } from './sections.js';
  * The hook: append further sections here (punt/inject through a mirror,
  * netlink mirror, reconcile...). Each owns a key prefix in the final JSON.
  */
-export const SECTIONS: BenchSection[] = [forwardingSection, lpmSection, mirrorSection, mirrorIoSection, pairsSection, statusSection];
+export const SECTIONS: BenchSection[] = [forwardingSection, lpmSection, mirrorSection, nexthopSection, mirrorIoSection, pairsSection, statusSection];
 
 export function printTable(t: Table): void {
   const widths = t.header.map((h, i) => Math.max(h.length, ...t.rows.map((r) => (r[i] ?? '').length)));

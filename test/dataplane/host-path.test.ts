@@ -57,6 +57,52 @@ describeRoot('host path (punt and cross-connect)', () => {
     expect(res6.out).toMatch(/Time exceeded|Hop limit/i);
   });
 
+  it('punts unreachable and prohibit routes so Linux answers with the ICMP error (rate-limited by Linux)', async () => {
+    r = await buildRouter(1);
+    const [a] = r.peers;
+    if (!a) throw new Error('no peer');
+    await nsx(r.linux, 'ip', ['route', 'add', 'unreachable', '198.20.0.0/16']);
+    await nsx(r.linux, 'ip', ['route', 'add', 'prohibit', '198.21.0.0/16']);
+    await nsx(r.linux, 'ip', ['-6', 'route', 'add', 'unreachable', '2001:db8:dead::/48']);
+    expect(await eventually(() => r!.dp.fib(0, 6).some((e) => e.prefix === '2001:db8:dead::/48' && e.source === 'route'))).toBe(true);
+    expect((await nsTry(a.ns, 'ping', ['-c', '1', '-W', '2', '198.20.0.1'])).out).toMatch(/Destination (Host|Net) Unreachable/i);
+    expect((await nsTry(a.ns, 'ping', ['-c', '1', '-W', '2', '198.21.0.1'])).out).toMatch(/Packet filtered|Prohibited/i);
+    expect((await nsTry(a.ns, 'ping', ['-6', '-c', '1', '-W', '2', '2001:db8:dead::1'])).out).toMatch(/Destination unreachable|No route/i);
+    const e = r.dp.counters().errors;
+    expect(e.punt_unreachable).toBeGreaterThanOrEqual(2);
+    expect(e.punt_prohibit).toBeGreaterThanOrEqual(1);
+  });
+
+  it('makes path MTU discovery work: a DF packet larger than the egress MTU gets fragmentation-needed / packet-too-big', async () => {
+    r = await buildRouter(2);
+    await learnNeighbors(r);
+    const [a, b] = r.peers;
+    if (!a || !b) throw new Error('no peers');
+    await nsx(r.linux, 'ip', ['link', 'set', b.tap, 'mtu', '1280']); // the netlink sync gives the port the same MTU
+    expect(await eventually(() => r!.dp.port(b.port.index)?.mtu === 1280)).toBe(true);
+    const v4 = await nsTry(a.ns, 'ping', ['-c', '1', '-W', '2', '-M', 'do', '-s', '1400', b.v4]);
+    expect(v4.out).toMatch(/Frag needed and DF set \(mtu = 1280\)|mtu=1280|message too long/i);
+    const v6 = await nsTry(a.ns, 'ping', ['-6', '-c', '1', '-W', '2', '-M', 'do', '-s', '1400', b.v6]);
+    expect(v6.out).toMatch(/Packet too big: mtu=1280|mtu=1280|message too long/i);
+    expect(r.dp.counters().errors.punt_mtu).toBeGreaterThanOrEqual(2);
+  });
+
+  it('punts packets for addresses Linux holds on lo (router-id, loopback) so Linux answers them', async () => {
+    r = await buildRouter(1);
+    const [a] = r.peers;
+    if (!a) throw new Error('no peer');
+    await nsx(r.linux, 'ip', ['link', 'set', 'lo', 'up']);
+    await nsx(r.linux, 'ip', ['addr', 'add', '192.0.2.250/32', 'dev', 'lo']);
+    await nsx(r.linux, 'ip', ['addr', 'add', '2001:db8:250::1/128', 'dev', 'lo']);
+    const local = (family: 4 | 6, prefix: string) => r!.dp.fib(0, family).find((e) => e.prefix === prefix && e.kind === 'receive');
+    expect(await eventually(() => local(4, '192.0.2.250/32') !== undefined && local(6, '2001:db8:250::1/128') !== undefined)).toBe(true);
+    expect(r.dp.fib(0, 4).some((e) => e.prefix.startsWith('127.'))).toBe(false);
+    expect((await nsTry(a.ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '192.0.2.250'])).out).toContain('2 received');
+    expect((await nsTry(a.ns, 'ping', ['-6', '-c', '2', '-i', '0.2', '-W', '2', '2001:db8:250::1'])).out).toContain('2 received');
+    await nsx(r.linux, 'ip', ['addr', 'del', '192.0.2.250/32', 'dev', 'lo']);
+    expect(await eventually(() => local(4, '192.0.2.250/32') === undefined)).toBe(true);
+  });
+
   it('delivers OSPF hellos (224.0.0.5, protocol 89) to the mirror', async () => {
     r = await buildRouter(1);
     const [p] = r.peers;

@@ -581,6 +581,13 @@ void Dataplane::apply_one(const MirrorOp& op, MirrorApply& out) {
       break;
     case K::NexthopSet: fib_->nexthop_set(op.nexthop, op.route.kind, op.route.paths); break;
     case K::NexthopDel: fib_->nexthop_del(op.nexthop); break;
+    case K::LocalAdd: {
+      uint32_t slot = 0;
+      if (!fib_->table_slot(op.table, slot)) fib_->table_add(op.table);
+      fib_->local_add(op.table, op.route.prefix.addr);
+      break;
+    }
+    case K::LocalDel: fib_->local_del(op.table, op.route.prefix.addr); break;
     case K::AddrAdd: fib_->address_add(port_ref(op.port).table, op.port, op.route.prefix); break;
     case K::AddrDel: fib_->address_del(port_ref(op.port).table, op.port, op.route.prefix); break;
     case K::NeighAdd: port_ref(op.port); fib_->neighbor_add(op.port, op.ip, op.mac); break;

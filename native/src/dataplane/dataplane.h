@@ -109,7 +109,8 @@ struct PortPatch {
 // kernel ifindexes and table ids to ports and dataplane tables.
 struct MirrorOp {
   enum class Kind : uint8_t {
-    RouteAdd, RouteDel, AddrAdd, AddrDel, NeighAdd, NeighDel, Link, SubPortAdd, NexthopSet, NexthopDel
+    RouteAdd, RouteDel, AddrAdd, AddrDel, NeighAdd, NeighDel, Link, SubPortAdd, NexthopSet, NexthopDel,
+    LocalAdd, LocalDel  // an address on a device that is no mirror (lo, a dummy): route.prefix.addr in `table`
   };
   Kind kind = Kind::RouteAdd;
   uint32_t table = 0;           // routes (created on first use)

@@ -20,6 +20,7 @@ namespace lcp::fib {
 namespace {
 
 constexpr uint32_t kNone = LbDb::kNone;
+constexpr uint32_t kNoPort = 0xffffffffu;  // a local address held by no port
 
 // A prefix's address as a map key: IPv4 in the low 32 bits of hi.
 struct U128 {
@@ -336,7 +337,7 @@ struct Fib::Impl {
       for (const IfaceRef& r : *e.iface) {
         FibEntryDump d{p, EntrySource::Interface, RouteKind::Forward, AdjKind::Receive, lbs.paths(r.lb)};
         if (r.prio != kReceive) d.adj_kind = adjs.get(lbs.get(r.lb).buckets[0]).kind;
-        if (d.paths.empty()) {
+        if (d.paths.empty() && r.port != kNoPort) {
           Path port_only;
           port_only.port = r.port;
           port_only.via.family = f;
@@ -516,6 +517,29 @@ bool Fib::route_del(uint32_t table_id, const Prefix& p) {
   --ft.routes;
   m.sync(t, f, k, p.len, it);
   m.lbs.release(old);
+  return true;
+}
+
+// ---------------------------------------------------------------- local addresses
+
+void Fib::local_add(uint32_t table_id, const IpAddr& a) {
+  Impl& m = *impl_;
+  TableCtl& t = m.table(table_id);
+  m.add_iface(t, a.family, key_of(a), uint8_t(max_len(a.family)), kReceive, kNoPort, m.lbs.intern(LbKind::Receive));
+  ++t.n_addresses;
+}
+
+bool Fib::local_del(uint32_t table_id, const IpAddr& a) {
+  Impl& m = *impl_;
+  TableCtl& t = m.table(table_id);
+  const PrefixMap& pm = t.fam[fi(a.family)].by_len[max_len(a.family)];
+  auto it = pm.find(key_of(a));
+  if (it == pm.end() || !it->second.iface ||
+      std::none_of(it->second.iface->begin(), it->second.iface->end(),
+                   [](const IfaceRef& r) { return r.prio == kReceive && r.port == kNoPort; }))
+    return false;
+  m.del_iface(t, a.family, key_of(a), uint8_t(max_len(a.family)), kReceive, kNoPort);
+  --t.n_addresses;
   return true;
 }
 

@@ -199,6 +199,12 @@ class Fib {
   void address_add(uint32_t table_id, uint32_t port, const Prefix& addr_with_len);
   bool address_del(uint32_t table_id, uint32_t port, const Prefix& addr_with_len);
 
+  // Local addresses held by no port (Linux's lo, a dummy): a Receive entry
+  // for the host address alone, so packets for it are punted through their
+  // rx port's mirror. Refcounted: the same address on two devices is one entry.
+  void local_add(uint32_t table_id, const IpAddr& a);
+  bool local_del(uint32_t table_id, const IpAddr& a);
+
   // Neighbours: (port, ip) -> mac. A known neighbour turns the Glean for
   // that host into a Rewrite adjacency, and every route via it forwards.
   void neighbor_add(uint32_t port, const IpAddr& ip, const std::array<uint8_t, 6>& mac);

@@ -30,8 +30,6 @@ enum class Error : uint16_t {
   P2pBadVersion,
   NoRoute,
   Blackhole,
-  Unreachable,
-  Prohibit,
   TxFull,
   PuntFull,
   NoHeadroom,
@@ -44,6 +42,8 @@ enum class Error : uint16_t {
   PuntMulticast,
   PuntOptions,
   PuntMtu,
+  PuntUnreachable,
+  PuntProhibit,
   Count
 };
 
@@ -66,8 +66,6 @@ inline constexpr const char* kErrorNames[] = {
     "p2p_bad_version",
     "no_route",
     "blackhole",
-    "unreachable",
-    "prohibit",
     "tx_full",
     "punt_full",
     "no_headroom",
@@ -79,6 +77,8 @@ inline constexpr const char* kErrorNames[] = {
     "punt_multicast",
     "punt_options",
     "punt_mtu",
+    "punt_unreachable",
+    "punt_prohibit",
 };
 static_assert(sizeof(kErrorNames) / sizeof(kErrorNames[0]) == size_t(Error::Count));
 

@@ -85,8 +85,10 @@ inline void dispose(Context& ctx, Buffer* b, uint32_t adj_index, uint8_t ttl, No
     case fib::AdjKind::Receive: return ctx.punt(b, Error::PuntReceive);
     case fib::AdjKind::Glean: return ctx.punt(b, Error::PuntGlean);
     case fib::AdjKind::Blackhole: return ctx.drop(b, Error::Blackhole);
-    case fib::AdjKind::Unreachable: return ctx.drop(b, Error::Unreachable);
-    case fib::AdjKind::Prohibit: return ctx.drop(b, Error::Prohibit);
+    // Linux holds the same route and answers with the ICMP error (host
+    // unreachable, administratively prohibited) at its own icmp_ratelimit.
+    case fib::AdjKind::Unreachable: return ctx.punt(b, Error::PuntUnreachable);
+    case fib::AdjKind::Prohibit: return ctx.punt(b, Error::PuntProhibit);
     case fib::AdjKind::Drop: break;
   }
   ctx.drop(b, Error::NoRoute);

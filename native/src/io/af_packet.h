@@ -1,4 +1,4 @@
-// PortIo over AF_PACKET: the fastest user-space path on veth (DESIGN).
+// PortIo over AF_PACKET: the fastest user-space path on veth.
 // RX: one mmap ring per port, TPACKET_V2 (a slot per frame) or TPACKET_V3
 // (frames packed in blocks; see AfPacketRxRing). TX: one socket per open_tx(), bypassing the qdisc, so
 // workers never share a transmit socket; either a TPACKET_V2 TX ring or one

@@ -8,7 +8,7 @@
 
 namespace lcp::io {
 
-// "auto" is AF_PACKET for now: it was the fastest path on veth (DESIGN), and
+// "auto" is AF_PACKET for now: it was the fastest path on veth, and
 // AF_XDP here serves queue 0 only, so on a multi-queue NIC it would drop the
 // other queues' traffic. Choose "af_xdp" explicitly for single-queue or
 // zero-copy setups. Throws IoError (EINVAL for an unknown driver).

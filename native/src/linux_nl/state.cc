@@ -27,6 +27,11 @@ bool is_multicast(const fib::IpAddr& a) {
   return a.family == fib::Family::Ip4 ? (a.b[0] & 0xf0) == 0xe0 : a.b[0] == 0xff;
 }
 
+bool is_loopback(const fib::IpAddr& a) {  // 127/8, ::1: never reached from a port
+  static constexpr std::array<uint8_t, 16> kOne{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return a.family == fib::Family::Ip4 ? a.b[0] == 127 : a.b == kOne;
+}
+
 bool is_link_local6(const fib::IpAddr& a) {
   return a.family == fib::Family::Ip6 && a.b[0] == 0xfe && (a.b[1] & 0xc0) == 0x80;
 }
@@ -388,10 +393,15 @@ void MirrorState::on_link(const NlLink& l, bool del) {
 
 // --------------------------------------------------------------- addresses
 
-void MirrorState::emit_addr_del(uint32_t port, const fib::Prefix& p) {
+void MirrorState::emit_addr(bool add, uint32_t port, const fib::Prefix& p) {
   MirrorOp op;
-  op.kind = MirrorOp::Kind::AddrDel;
-  op.port = port;
+  if (port == kLocal) {
+    op.kind = add ? MirrorOp::Kind::LocalAdd : MirrorOp::Kind::LocalDel;
+    op.table = dp_table(RT_TABLE_MAIN);
+  } else {
+    op.kind = add ? MirrorOp::Kind::AddrAdd : MirrorOp::Kind::AddrDel;
+    op.port = port;
+  }
   op.route.prefix = p;
   ops_.push_back(std::move(op));
 }
@@ -426,23 +436,26 @@ void MirrorState::on_addr(const NlAddr& a, bool del) {
   if (is_link_local6(a.addr.addr)) return;  // ip6-input punts link-local anyway
   const NKey k{a.ifindex, a.addr.len, a.addr.addr};
   auto it = addrs_.find(k);
-  const MirrorPort* mp = del ? nullptr : port_of(a.ifindex);
-  if (it != addrs_.end() && (!mp || it->second.port != mp->port)) {
+  // A mirror's address is its port's (receive, connected); any other device's
+  // (lo, a dummy: router-id, loopback and anycast addresses) is still Linux's
+  // own, so packets for it are punted: a receive entry alone.
+  const MirrorPort* mp = port_of(a.ifindex);
+  const bool wanted = !del && (mp || !is_loopback(a.addr.addr));
+  const uint32_t want = mp ? mp->port : kLocal;
+  if (it != addrs_.end() && (!wanted || it->second.port != want)) {
     emit_addr_del(it->second.port, it->second.p);
     addrs_.erase(it);
     it = addrs_.end();
   }
-  if (!mp) return;
+  if (!wanted) return;
   if (it != addrs_.end()) {
     it->second.epoch = epoch_;
     return;
   }
-  addrs_.emplace(k, AddrRec{mp->port, epoch_, a.addr});
-  MirrorOp op;
-  op.kind = MirrorOp::Kind::AddrAdd;
-  op.port = mp->port;
-  op.route.prefix = a.addr;
-  ops_.push_back(std::move(op));
+  fib::Prefix p = a.addr;
+  if (want == kLocal) p.len = a.addr.addr.family == fib::Family::Ip4 ? 32 : 128;
+  addrs_.emplace(k, AddrRec{want, epoch_, p});
+  emit_addr(true, want, p);
 }
 
 // -------------------------------------------------------------- neighbours

@@ -211,7 +211,10 @@ class MirrorState {
   // device is gone); routes left without next hops go.
   void flush_paths(int ifindex, bool ip4_only);
   void emit_route_del(const RKey& k);
-  void emit_addr_del(uint32_t port, const fib::Prefix& p);
+  // kLocal: an address on a device that is no mirror (a Receive entry only).
+  static constexpr uint32_t kLocal = 0xffffffffu;
+  void emit_addr(bool add, uint32_t port, const fib::Prefix& p);
+  void emit_addr_del(uint32_t port, const fib::Prefix& p) { emit_addr(false, port, p); }
   void emit_neigh_del(uint32_t port, const fib::IpAddr& ip);
   // Withdraw and forget every address / neighbour whose record matches.
   template <typename Pred> void withdraw_addrs_if(Pred pred);
