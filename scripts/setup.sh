@@ -12,7 +12,7 @@ APT_PACKAGES=(
   g++ make libmnl-dev libbpf-dev                          # native addon
   clang llvm                                              # XDP fast path: clang -target bpf, llvm-strip
   etcd-server openssl                                     # e2e: etcd, test PKI
-  bird2                                                   # routing daemon test (run per netns by the test)
+  bird2 frr                                               # routing daemon tests (run per netns by the tests)
 )
 
 missing=()
@@ -31,6 +31,10 @@ if ((${#missing[@]})); then
   # Likewise Debian's bird: test/dataplane/bird.test.ts runs its own per netns.
   if [[ " ${missing[*]} " == *" bird2 "* && -d /run/systemd/system ]]; then
     systemctl disable --now bird >/dev/null 2>&1 || true
+  fi
+  # And Debian's frr: test/helpers/frr.ts runs zebra, staticd and bgpd per netns.
+  if [[ " ${missing[*]} " == *" frr "* && -d /run/systemd/system ]]; then
+    systemctl disable --now frr >/dev/null 2>&1 || true
   fi
 fi
 
