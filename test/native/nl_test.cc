@@ -132,6 +132,8 @@ void test_nexthop_fixture(const std::string& dir) {
   st.ops().clear();
 
   st.handle(parsed[8]);
+  check(st.ops().empty() && st.nexthops_installed() == 4, "state: an object named by routes is taken out at once, its deletion deferred");
+  st.settle();  // as the watcher does before applying a batch
   check(st.ops().size() == 2 && st.ops()[0].kind == MirrorOp::Kind::RouteDel &&
             fib::format_prefix(st.ops()[0].route.prefix) == "192.0.2.0/24" &&
             st.ops()[1].kind == MirrorOp::Kind::NexthopDel && st.ops()[1].nexthop == (space | 10),

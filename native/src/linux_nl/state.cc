@@ -286,8 +286,12 @@ void MirrorState::on_route(const NlRoute& r, bool del, uint16_t nl_flags) {
         return std::find(r.nhs.begin(), r.nhs.end(), h) != r.nhs.end();
       });
       alt->nhs = nh_sets_.intern(left);
-      if (left.empty()) s.alts.erase(alt);
+      if (left.empty()) {
+        unuse(*alt);
+        s.alts.erase(alt);
+      }
     } else {
+      unuse(*alt);
       s.alts.erase(alt);
     }
     evaluate(k, s);
@@ -305,8 +309,13 @@ void MirrorState::on_route(const NlRoute& r, bool del, uint16_t nl_flags) {
     alt->epoch = epoch_;
   } else {
     const Alt a{r.priority, epoch_, nh_sets_.intern(r.nhs), r.nh_id, r.tos, r.type, r.unsupported_nh};
-    if (alt != s.alts.end()) *alt = a;
-    else s.alts.push_back(a);
+    if (alt != s.alts.end()) {
+      unuse(*alt);
+      *alt = a;
+    } else {
+      s.alts.push_back(a);
+    }
+    use(a);
   }
   evaluate(k, s);
   gc_nhs();
@@ -531,8 +540,18 @@ bool MirrorState::resolve_nexthop(const NlNexthop& n, fib::Route& out) const {
   return !out.paths.empty() && out.paths.size() <= fib::kMaxPaths;
 }
 
+void MirrorState::unuse(const Alt& a) {
+  if (!a.nh_id) return;
+  auto it = nh_users_.find(a.nh_id);
+  if (it != nh_users_.end() && --it->second == 0) nh_users_.erase(it);
+}
+
+bool MirrorState::has_users(const std::vector<uint32_t>& ids) const {
+  return std::any_of(ids.begin(), ids.end(), [&](uint32_t id) { return nh_users_.count(id) != 0; });
+}
+
 void MirrorState::evaluate_routes_over(const std::vector<uint32_t>& ids) {
-  if (ids.empty() || routes_.empty()) return;
+  if (!has_users(ids)) return;  // e.g. a group's member: the group is what routes name
   auto named = [&](uint32_t id) { return id && std::find(ids.begin(), ids.end(), id) != ids.end(); };
   for (auto& [k, s] : routes_)
     for (const Alt& a : s.alts)
@@ -590,25 +609,41 @@ void MirrorState::remove_nexthops(std::vector<uint32_t> ids) {
     }
   }
   std::erase_if(ids, [&](uint32_t id) { return !nhobjs_.count(id); });
-  if (ids.empty()) return;
-  // The kernel deletes the routes over a deleted object (IPv4 silently).
-  for (auto it = routes_.begin(); it != routes_.end();) {
-    Slot& s = it->second;
-    const size_t before = s.alts.size();
-    s.alts.remove_if([&](const Alt& a) { return a.nh_id && std::find(ids.begin(), ids.end(), a.nh_id) != ids.end(); });
-    if (s.alts.size() != before) evaluate(it->first, s);
-    it = s.alts.empty() ? routes_.erase(it) : std::next(it);
-  }
+  bool named = false;
   for (uint32_t id : ids) {
     auto it = nhobjs_.find(id);
     if (it == nhobjs_.end()) continue;
-    if (it->second.installed) {
-      --nexthops_installed_;
-      emit_nexthop_del(id);
-    }
-    nhobjs_.erase(it);
+    if (it->second.installed) --nexthops_installed_;
+    dying_.push_back({id, it->second.installed});
+    named |= nh_users_.count(id) != 0;
+    nhobjs_.erase(it);  // routes over it are no longer ours (evaluate finds no object)
   }
   for (uint32_t gid : shrunk) evaluate_nexthop(gid);
+  if (!named) settle();  // nothing to walk: the objects go now
+}
+
+void MirrorState::settle() {
+  if (dying_.empty()) return;
+  std::vector<uint32_t> ids;
+  for (const Dying& d : dying_) ids.push_back(d.id);
+  // The kernel deleted the routes over a deleted object (IPv4 silently): one
+  // pass for every object deleted in the batch.
+  if (has_users(ids)) {
+    for (auto it = routes_.begin(); it != routes_.end();) {
+      Slot& s = it->second;
+      const size_t before = s.alts.size();
+      s.alts.remove_if([&](const Alt& a) {
+        if (!a.nh_id || std::find(ids.begin(), ids.end(), a.nh_id) == ids.end()) return false;
+        unuse(a);
+        return true;
+      });
+      if (s.alts.size() != before) evaluate(it->first, s);
+      it = s.alts.empty() ? routes_.erase(it) : std::next(it);
+    }
+  }
+  for (const Dying& d : dying_)
+    if (d.installed) emit_nexthop_del(d.id);  // after the routes over it
+  dying_.clear();
 }
 
 void MirrorState::flush_nexthops(int ifindex) {
@@ -623,6 +658,8 @@ void MirrorState::on_nexthop(const NlNexthop& n, bool del) {
     remove_nexthops({n.id});
     return;
   }
+  // The same id made again: the old object's routes go before the new one comes.
+  if (std::any_of(dying_.begin(), dying_.end(), [&](const Dying& d) { return d.id == n.id; })) settle();
   NhObj& o = nhobjs_[n.id];
   o.nh = n;
   o.epoch = epoch_;
@@ -643,7 +680,11 @@ void MirrorState::sweep() {
   for (auto it = routes_.begin(); it != routes_.end();) {
     Slot& s = it->second;
     const size_t before = s.alts.size();
-    s.alts.remove_if([&](const Alt& a) { return a.epoch != epoch_; });
+    s.alts.remove_if([&](const Alt& a) {
+      if (a.epoch == epoch_) return false;
+      unuse(a);
+      return true;
+    });
     if (s.alts.size() != before) evaluate(it->first, s);
     it = s.alts.empty() ? routes_.erase(it) : std::next(it);
   }
@@ -651,11 +692,13 @@ void MirrorState::sweep() {
   for (const auto& [id, o] : nhobjs_)
     if (o.epoch != epoch_) stale.push_back(id);
   remove_nexthops(stale);
+  settle();
   withdraw_addrs_if([&](const NKey&, const AddrRec& a) { return a.epoch != epoch_; });
   withdraw_neighs_if([&](const NKey&, const NeighRec& n) { return n.epoch != epoch_; });
 }
 
 void MirrorState::withdraw_all(const std::function<void()>& drain, size_t chunk) {
+  settle();
   for (auto& [k, s] : routes_) {
     if (s.installed) emit_route_del(k);
     s.installed = false;
@@ -666,6 +709,7 @@ void MirrorState::withdraw_all(const std::function<void()>& drain, size_t chunk)
   for (auto& [k, a] : addrs_) emit_addr_del(a.port, a.p);
   for (auto& [k, n] : neighs_) emit_neigh_del(n.port, k.ip);
   nhobjs_.clear();
+  nh_users_.clear();
   nexthops_installed_ = 0;
   routes_unsupported_ = 0;
   routes_.clear();

@@ -50,6 +50,11 @@ class MirrorState {
   void begin_resync();  // new epoch: what the next dump does not show goes at sweep()
   void handle(const NlMsg& m);
   void sweep();
+  // Apply deferred work: routes over objects deleted since the last call go
+  // (one pass over the shadow for a whole batch of deletions, e.g. `ip
+  // nexthop flush`), then the objects. The watcher calls it before applying
+  // each batch; sweep() and withdraw_all() call it too.
+  void settle();
   // Emit deletes for everything installed and forget it. `drain`, if given,
   // is called whenever `chunk` ops are pending (a full table would otherwise
   // be a million MirrorOps at once).
@@ -230,6 +235,14 @@ class MirrorState {
   std::unordered_map<int, LinkRec> links_;
   NhSets nh_sets_;
   std::unordered_map<uint32_t, NhObj> nhobjs_;
+  // Kernel object id -> routes (alts) naming it: a change to an object no
+  // route names directly (a group's member) never walks the shadow.
+  std::unordered_map<uint32_t, uint32_t> nh_users_;
+  void use(const Alt& a) { if (a.nh_id) ++nh_users_[a.nh_id]; }
+  void unuse(const Alt& a);
+  bool has_users(const std::vector<uint32_t>& ids) const;
+  struct Dying { uint32_t id; bool installed; };
+  std::vector<Dying> dying_;  // deleted objects whose routes settle() removes
   uint64_t nexthops_installed_ = 0;
   uint64_t routes_unsupported_ = 0;
   size_t nh_live_after_gc_ = 0;

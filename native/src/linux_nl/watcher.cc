@@ -186,6 +186,7 @@ void Watcher::publish_counts() {
 }
 
 void Watcher::flush() {
+  state_.settle();
   std::vector<MirrorOp>& ops = state_.ops();
   if (!ops.empty()) {
     dp_.apply_mirror_ops(ops, std::chrono::microseconds(opts_.budget_us), applied_);
