@@ -103,6 +103,19 @@ describeRoot('host path (punt and cross-connect)', () => {
     expect(await eventually(() => local(4, '192.0.2.250/32') === undefined)).toBe(true);
   });
 
+  it("mirrors the port's carrier onto its mirror, both ways of a flap (BGP/BFD check link see it)", async () => {
+    r = await buildRouter(1);
+    const [p] = r.peers;
+    if (!p) throw new Error('no peer');
+    const link = () => nsx(r!.linux, 'ip', ['link', 'show', p.tap]);
+    expect(await link()).toContain('LOWER_UP');
+    await nsx(p.ns, 'ip', ['link', 'set', p.dev, 'down']); // the far end: the port's veth loses carrier
+    expect(await eventually(async () => (await link()).includes('NO-CARRIER'))).toBe(true);
+    await nsx(p.ns, 'ip', ['link', 'set', p.dev, 'up']);
+    expect(await eventually(async () => (await link()).includes('LOWER_UP'))).toBe(true);
+    expect((await nsTry(p.ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', p.gw4])).out).toContain('2 received');
+  });
+
   it('delivers OSPF hellos (224.0.0.5, protocol 89) to the mirror', async () => {
     r = await buildRouter(1);
     const [p] = r.peers;

@@ -31,6 +31,7 @@ struct Dataplane::Port {
   // with (the netlink mirror's auto sub-interfaces); 0: none.
   int vlan_dev_ifindex = 0;
   std::string vlan_dev_name;
+  bool carrier = true;  // the netdev's IFF_UP && IFF_LOWER_UP, as CarrierWatch last said
   bool is_sub() const { return parent != kInvalidIndex; }
 };
 
@@ -66,6 +67,8 @@ Dataplane::Dataplane(const DataplaneConfig& cfg)
     throw std::invalid_argument("rxRing must be 'auto', 'v2' or 'v3'");
   for (unsigned w = 0; w < cfg_.workers; ++w)
     workers_.push_back(std::make_unique<Worker>(w, rcu_, *fib_, *table_, cfg_.buffers_per_worker));
+  carrier_ = std::make_unique<CarrierWatch>(
+      [this](const std::string& netns, int ifindex, bool up) { port_carrier(netns, ifindex, up); });
   if (cfg_.fast_path == "auto") {
     fast_ = std::make_unique<xdp::FastPath>();
     if (fast_->usable()) {
@@ -82,6 +85,7 @@ Dataplane::Dataplane(const DataplaneConfig& cfg)
 }
 
 Dataplane::~Dataplane() {
+  carrier_.reset();  // its thread calls into the ports
   if (fast_) {
     fib_->set_observer(nullptr);
     fast_.reset();  // programs detached while the ports are still open
@@ -232,7 +236,23 @@ PortView Dataplane::add_port(const std::string& name, const std::string& netns,
   counter_base_[index] = sum_port(index);
   publish_port(ref);
   rcu_.reclaim();
+  carrier_->watch(netns);
   return view(ref);
+}
+
+void Dataplane::port_carrier(const std::string& netns, int ifindex, bool up) {
+  std::lock_guard<std::mutex> g(mu_);
+  for (auto& p : ports_) {
+    if (!p || p->is_sub() || p->netns != netns || p->io->link().ifindex != ifindex) continue;
+    if (p->carrier == up) return;
+    p->carrier = up;
+    try {
+      if (p->mirror) p->mirror->set_carrier(up);
+    } catch (const std::exception&) {
+      carrier_errors_.fetch_add(1, std::memory_order_relaxed);
+    }
+    return;
+  }
 }
 
 void Dataplane::del_port(uint32_t index) {
@@ -278,6 +298,7 @@ std::unique_ptr<Dataplane::Port> Dataplane::del_port_locked(uint32_t index) {
   rcu_.retire_delete(table_->slot[index].exchange(nullptr, std::memory_order_acq_rel));
   std::unique_ptr<Port> owned = std::move(ports_[index]);
   if (owned->mirror) pair_gen_.fetch_add(1, std::memory_order_acq_rel);
+  carrier_->unwatch(owned->netns);
   publish_plan(worker);
   rcu_.reclaim();  // no worker can still see the port: safe to close it
   return owned;    // closing it gives the netdev back to the kernel; a mirror persists
@@ -346,6 +367,7 @@ PortView Dataplane::create_pair(uint32_t port, const MirrorSpec& spec) {
   MirrorRequest req{spec.name, spec.netns, kind == "tun", spec.mac ? spec.mac : std::optional(p.mac),
                     spec.mtu.value_or(p.mtu), cfg_.owner_tag};
   p.mirror = open_mirror(req);
+  if (!p.carrier) p.mirror->set_carrier(false);  // the port is down now: so is its mirror
   // Peers address the mirror's MAC: when the pair sets one, the port's
   // dataplane MAC (accepted dst, rewrite src) follows it.
   if (spec.mac && *spec.mac != p.mac) {
@@ -723,6 +745,7 @@ CounterView Dataplane::counters() const {
     v.vectors += w->counters().vectors.get();
     v.poll_set_changes += w->counters().poll_set_changes.get();
   }
+  v.errors[size_t(Error::CarrierSync)] = carrier_errors_.load(std::memory_order_relaxed) + carrier_->errors();
   return v;
 }
 

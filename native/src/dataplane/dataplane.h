@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/rcu.h"
+#include "dataplane/carrier.h"
 #include "fib/fib.h"
 #include "graph/counters.h"
 #include "graph/runtime.h"
@@ -227,6 +228,7 @@ class Dataplane {
   PortCounterView sum_port(uint32_t index) const;  // raw, summed over workers
   void set_port_locked(Port& p, const PortPatch& patch);
   void apply_one(const MirrorOp& op, MirrorApply& out);
+  void port_carrier(const std::string& netns, int ifindex, bool up);  // CarrierWatch's thread
 
   DataplaneConfig cfg_;
   mutable std::mutex mu_;
@@ -240,6 +242,8 @@ class Dataplane {
   std::vector<PortCounterView> counter_base_;  // counters at (re)use of an index
   std::atomic<uint64_t> pair_gen_{0};
   std::unique_ptr<xdp::FastPath> fast_;  // null: fastPath off for the dataplane
+  std::unique_ptr<CarrierWatch> carrier_;
+  std::atomic<uint64_t> carrier_errors_{0};  // TUNSETCARRIER refused
 };
 
 }  // namespace lcp

@@ -19,6 +19,7 @@ class PairMirrorImpl final : public PairMirror {
   int ifindex() const override { return m_.link().ifindex; }
   bool adopted() const override { return m_.adopted(); }
   void destroy() override { m_.destroy(); }
+  void set_carrier(bool on) override { m_.set_carrier(on); }
 
  private:
   io::Mirror m_;

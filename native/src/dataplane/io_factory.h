@@ -23,6 +23,7 @@ class PairMirror : public MirrorIo {
   virtual bool adopted() const = 0;
   // Clear persistence so the device disappears when closed.
   virtual void destroy() = 0;
+  virtual void set_carrier(bool on) = 0;
 };
 
 struct MirrorRequest {

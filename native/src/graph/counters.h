@@ -33,6 +33,8 @@ enum class Error : uint16_t {
   TxFull,
   PuntFull,
   NoHeadroom,
+  // Not a packet: a port's carrier that could not be read or set on its mirror.
+  CarrierSync,
   // Punt reasons (counted, not drops).
   PuntArp,
   PuntOther,
@@ -69,6 +71,7 @@ inline constexpr const char* kErrorNames[] = {
     "tx_full",
     "punt_full",
     "no_headroom",
+    "carrier_sync_failed",
     "punt_arp",
     "punt_other",
     "punt_receive",

@@ -102,6 +102,11 @@ void Mirror::destroy() {
   fd_.reset();
 }
 
+void Mirror::set_carrier(bool on) {
+  int v = on ? 1 : 0;
+  if (::ioctl(fd_.get(), TUNSETCARRIER, &v) < 0) throw make_error("set carrier", object_, errno);
+}
+
 uint32_t Mirror::rx_burst(BufferPool& pool, Buffer** out, uint32_t max) {
   uint32_t got = 0;
   while (got < max) {

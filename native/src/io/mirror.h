@@ -43,6 +43,8 @@ class Mirror {
 
   // Clear persist and close: the device and its Linux config disappear.
   void destroy();
+  // The device's carrier as Linux sees it (TUNSETCARRIER): the port's own.
+  void set_carrier(bool on);
 
   bool adopted() const { return adopted_; }
   const LinkInfo& link() const { return link_; }
