@@ -178,7 +178,7 @@ export const mirrorSection: BenchSection = {
   },
 };
 
-function round(v: number, digits: number): number {
+export function round(v: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
 }

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { Dataplane } from '../../dataplane/dataplane.js';
 import { Lab, nsx, sh, uniq } from '../../controller/lab/netns.js';
 import { onCleanup } from './cleanup.js';
+import { round } from './mirror.js';
 import type { BenchSection, Metric, SectionResult } from './sections.js';
 
 const GATEWAYS = 8;
@@ -192,8 +193,3 @@ export const nexthopSection: BenchSection = {
     }
   },
 };
-
-function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
-}
