@@ -29,23 +29,16 @@
 #include "fib/ip4_lpm.h"
 #include "fib/ip6_lpm.h"
 #include "fib/lb.h"
+#include "check.h"
 
 using namespace lcp;
 using namespace lcp::fib;
 
 namespace {
 
-int g_passed = 0, g_failed = 0;
-
-void check(bool ok, const std::string& name, const std::string& detail = "") {
-  if (ok) {
-    ++g_passed;
-    std::printf("ok   %s\n", name.c_str());
-  } else {
-    ++g_failed;
-    std::printf("FAIL %s%s%s\n", name.c_str(), detail.empty() ? "" : ": ", detail.c_str());
-  }
-}
+using test::check;
+using test::g_failed;
+using test::g_passed;
 
 // Runs fn, expects std::invalid_argument whose message contains `needle`.
 void check_throws(const std::string& name, const std::string& needle, const std::function<void()>& fn) {

@@ -15,23 +15,16 @@
 
 #include "linux_nl/messages.h"
 #include "linux_nl/state.h"
+#include "check.h"
 
 using namespace lcp;
 using namespace lcp::linux_nl;
 
 namespace {
 
-int g_passed = 0, g_failed = 0;
-
-void check(bool ok, const std::string& name, const std::string& detail = "") {
-  if (ok) {
-    ++g_passed;
-    std::printf("ok   %s\n", name.c_str());
-  } else {
-    ++g_failed;
-    std::printf("FAIL %s%s%s\n", name.c_str(), detail.empty() ? "" : ": ", detail.c_str());
-  }
-}
+using test::check;
+using test::g_failed;
+using test::g_passed;
 
 // Each message in its own 4-byte-aligned buffer, as recv() hands them over.
 std::vector<std::vector<uint32_t>> load(const std::string& path) {
