@@ -107,7 +107,7 @@ export interface NativeWatchOptions {
   driftSamples?: number;
 }
 
-/** A netdev as linkState reads it in its netns (one netlink request and a procfs read). */
+/** A netdev as the addon's host.link reads it in its netns (one netlink request and a procfs read). */
 export interface NativeLinkState {
   ifindex: number;
   name: string;
@@ -123,11 +123,33 @@ export interface NativeLinkState {
   disableIpv6: number;
 }
 
+/**
+ * Host changes over rtnetlink in a named netns ('' = our own), synchronous.
+ * Errors carry `code`: ENOENT (no such netns), ENODEV (no such device), or
+ * the kernel's errno name.
+ */
+export interface NativeHost {
+  netnsExists(netns: string): boolean;
+  links(netns: string): Omit<NativeLinkState, 'addrGenMode' | 'disableIpv6'>[];
+  /** undefined when there is no such device. */
+  link(netns: string, name: string): NativeLinkState | undefined;
+  /** "addr/len", link-scope ones left out. */
+  addresses(netns: string, name: string): string[];
+  addAddress(netns: string, name: string, cidr: string): void;
+  deleteAddress(netns: string, name: string, cidr: string): void;
+  setMtu(netns: string, name: string, mtu: number): void;
+  setMac(netns: string, name: string, mac: string): void;
+  setUp(netns: string, name: string): void;
+  deleteLink(netns: string, name: string): void;
+  setAddrGenMode(netns: string, name: string, mode: string): void;
+  setIpv6Disabled(netns: string, name: string, disabled: boolean): void;
+  removeStaleGuard(netns: string, name: string): boolean;
+}
+
 interface Addon {
   NativeDataplane: new (opts: { workers?: number; buffersPerWorker?: number; rxRingSize?: number; rxRing?: string; ownerTag?: string }) => NativeDataplane;
   errorNames: string[];
-  /** Throws (with `code`) when the netns cannot be entered; undefined when there is no such device. */
-  linkState(netns: string, name: string): NativeLinkState | undefined;
+  host: NativeHost;
 }
 
 function findAddon(): string {

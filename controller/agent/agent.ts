@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 
 import { Dataplane } from '../../dataplane/dataplane.js';
+import { netlinkHost, type Host } from '../../dataplane/host.js';
 import type { Condition } from '../api/kube-schema.js';
 import { GROUP_VERSION } from '../api/kube-schema.js';
 import type { NodeDataplane } from '../api/node-dataplane.js';
@@ -46,6 +47,8 @@ export interface AgentOptions {
   concurrentReconciles?: number;
   /** Work queue and reconcile metrics (controller/metrics), e.g. an AgentEndpoint's. */
   metrics?: { queue?: QueueMetrics<string>; reconcile?: ReconcileObserver };
+  /** Linux beside the dataplane; netlink unless a test passes a fake. */
+  host?: Host;
 }
 
 /** The ifalias owner tag: the node name, shortened with a hash if it does not fit. */
@@ -83,6 +86,7 @@ export class Agent {
     this.dp = Dataplane.open({ ...this.openedWith, ownerTag: ownerTagFor(opts.node.name) });
     this.ctx = {
       dp: this.dp,
+      host: opts.host ?? netlinkHost,
       tag: ownerTagFor(opts.node.name),
       state,
       settings: () => this.settings,

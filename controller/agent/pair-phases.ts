@@ -6,8 +6,9 @@
 // port, mirror name, netns or kind replaces a device.
 import type { Logger } from 'pino';
 
+import type { Host } from '../../dataplane/host.js';
+
 import { canonicalCidr } from './addresses.js';
-import * as kernel from './kernel.js';
 import type { PairScope } from './pair-scope.js';
 import type { PhaseName } from './reasons.js';
 import type { PortRecord } from './state-store.js';
@@ -20,6 +21,15 @@ export interface Phase {
 }
 
 const done: PhaseResult = { done: true };
+
+/** A read whose failure only means "not known" (the phase that needs it fails on its own). */
+function readOrUndefined<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
 
 /** Gives a port back to the kernel; its mirror is deleted only when asked (it is ours). */
 export async function releasePort(scope: Pick<PairScope, 'ctx'>, index: number, deleteMirror: boolean): Promise<void> {
@@ -35,12 +45,12 @@ export async function releasePort(scope: Pick<PairScope, 'ctx'>, index: number, 
  * as it was. The dataplane does this itself when it lets go normally; after a
  * crash the next agent sees the guard as the port's own state, hence the record.
  */
-export async function restorePort(rec: PortRecord, log: Logger): Promise<void> {
-  const link = kernel.netnsExists(rec.netns) ? await kernel.getLink(rec.netns, rec.name) : undefined;
+export function restorePort(host: Host, rec: PortRecord, log: Logger): void {
+  const link = host.netnsExists(rec.netns) ? host.link(rec.netns, rec.name) : undefined;
   if (link) {
-    if (await kernel.removeGuardFilter(rec.netns, rec.name)) log.info({ port: rec.name, netns: rec.netns }, 'leftover port guard removed');
-    if (rec.addrGenMode && link.addrGenMode && link.addrGenMode !== rec.addrGenMode) await kernel.setAddrGenMode(rec.netns, rec.name, rec.addrGenMode);
-    if (rec.disableIpv6 === 0 && (await kernel.ipv6Disabled(rec.netns, rec.name)) === 1) await kernel.setIpv6Disabled(rec.netns, rec.name, 0);
+    if (host.removeStaleGuard(rec.netns, rec.name)) log.info({ port: rec.name, netns: rec.netns }, 'leftover port guard removed');
+    if (rec.addrGenMode && link.addrGenMode && link.addrGenMode !== rec.addrGenMode) host.setAddrGenMode(rec.netns, rec.name, rec.addrGenMode);
+    if (rec.disableIpv6 === 0 && host.ipv6Disabled(rec.netns, rec.name) === 1) host.setIpv6Disabled(rec.netns, rec.name, 0);
   }
 }
 
@@ -66,8 +76,8 @@ export const ensurePort: Phase = {
     if (!port) {
       // How to give it back if we die holding it (a record left by an agent that died already says it).
       if (!ctx.state.port(want.netns, want.name)) {
-        const addrGenMode = (await kernel.getLink(want.netns, want.name).catch(() => undefined))?.addrGenMode || undefined;
-        ctx.state.recordPort({ netns: want.netns, name: want.name, disableIpv6: await kernel.ipv6Disabled(want.netns, want.name), addrGenMode });
+        const addrGenMode = readOrUndefined(() => ctx.host.link(want.netns, want.name))?.addrGenMode || undefined;
+        ctx.state.recordPort({ netns: want.netns, name: want.name, disableIpv6: ctx.host.ipv6Disabled(want.netns, want.name), addrGenMode });
       }
       port = await ctx.dp.addPortAsync({ name: want.name, netns: want.netns || undefined, driver: want.driver });
       log.info({ port: port.index, name: port.name, driver: port.driver }, 'port added');
@@ -107,7 +117,7 @@ export const ensureMirror: Phase = {
       log.info({ mirror: want.name, netns: want.netns, adopted: pair.adopted }, pair.adopted ? 'mirror re-adopted' : 'mirror created');
     }
     obs.pair = pair;
-    let link = await kernel.getLink(want.netns, want.name);
+    let link = ctx.host.link(want.netns, want.name);
     if (!link) {
       // Deleted under us (the netlink mirror drops such a pair by itself when it watches the netns): unpair, make it anew.
       if (ctx.dp.pair(port.index)) ctx.dp.removePair(port.index, { deleteMirror: false });
@@ -117,12 +127,12 @@ export const ensureMirror: Phase = {
     const current = ctx.dp.port(port.index) ?? port;
     const setMtu = want.mtu !== undefined && link.mtu !== want.mtu;
     const setMac = want.mac !== undefined && link.mac !== want.mac && pair.mirrorKind === 'tap';
-    if (setMtu) await kernel.setMtu(want.netns, want.name, want.mtu!);
+    if (setMtu) ctx.host.setMtu(want.netns, want.name, want.mtu!);
     if (want.mtu !== undefined && current.mtu !== want.mtu) ctx.dp.setPort(port.index, { mtu: want.mtu });
-    if (setMac) await kernel.setMac(want.netns, want.name, want.mac!);
+    if (setMac) ctx.host.setMac(want.netns, want.name, want.mac!);
     if (want.mac !== undefined && current.mac !== want.mac && pair.mirrorKind === 'tap') ctx.dp.setPort(port.index, { mac: want.mac });
-    // Read again only after a change: each `ip` costs a process (a thousand pairs, a thousand of them).
-    if (setMtu || setMac) link = (await kernel.getLink(want.netns, want.name)) ?? link;
+    // Read again only after a change (a thousand pairs, a thousand reads otherwise).
+    if (setMtu || setMac) link = ctx.host.link(want.netns, want.name) ?? link;
     obs.link = link;
     obs.wantMtu = want.mtu ?? current.mtu;
     obs.wantMac = pair.mirrorKind === 'tap' ? (want.mac ?? current.mac) : undefined;
@@ -159,7 +169,7 @@ export const applyHostConfig: Phase = {
     const { ctx, desired, log, obs } = scope;
     const { netns, name } = desired.mirror;
     const want = desired.addresses.map(canonicalCidr);
-    const have = new Set((await kernel.addresses(netns, name)).map(canonicalCidr));
+    const have = new Set(ctx.host.addresses(netns, name).map(canonicalCidr));
     const recorded = ctx.state.mirror(netns, name)?.addresses ?? [];
     // Write-ahead: an address is recorded as ours before it goes on the mirror, so an agent
     // killed in between still takes it back once it is no longer declared.
@@ -167,13 +177,13 @@ export const applyHostConfig: Phase = {
     if (adding.length > 0) ctx.state.recordMirror({ pair: desired.name, netns, name, addresses: [...recorded, ...adding] });
     for (const a of recorded) {
       if (!want.includes(a) && have.has(a)) {
-        await kernel.removeAddress(netns, name, a);
+        ctx.host.removeAddress(netns, name, a);
         log.info({ mirror: name, address: a }, 'address removed');
       }
     }
     for (const a of want) {
       if (!have.has(a)) {
-        await kernel.addAddress(netns, name, a);
+        ctx.host.addAddress(netns, name, a);
         log.info({ mirror: name, address: a }, 'address applied');
       }
     }

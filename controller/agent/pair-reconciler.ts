@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 
 import type { Outcome } from '../k8s/work-queue.js';
 import type { ReconcileObserver } from '../metrics/hooks.js';
-import * as kernel from './kernel.js';
+import { deleteOwnedLink, ownedLinks } from './owned.js';
 import { portKey, type NodeDesired } from './node-desired.js';
 import { pairPhases, releasePort, restorePort, type Phase } from './pair-phases.js';
 import { newScope, type AgentContext, type PairScope } from './pair-scope.js';
@@ -165,7 +165,7 @@ export class PairReconciler {
     }
     for (const rec of ctx.state.mirrors()) {
       if (rec.pair !== name || wantedMirrors.has(portKey(rec.netns, rec.name))) continue;
-      if (kernel.netnsExists(rec.netns)) await kernel.deleteOwnedLink(rec.netns, rec.name, ctx.tag);
+      if (ctx.host.netnsExists(rec.netns)) deleteOwnedLink(ctx.host, rec.netns, rec.name, ctx.tag);
       ctx.state.forgetMirror(rec.netns, rec.name);
     }
     this.entries.delete(name);
@@ -204,19 +204,19 @@ export class PairReconciler {
     for (const rec of ctx.state.ports()) {
       const key = portKey(rec.netns, rec.name);
       if (held.has(key) || wantedPorts.has(key)) continue;
-      await restorePort(rec, log);
+      restorePort(ctx.host, rec, log);
       ctx.state.forgetPort(rec.netns, rec.name);
     }
     const netnsList = new Set<string>(['', ctx.settings().defaultNetns, ...ctx.state.mirrors().map((r) => r.netns), ...wanted.map((p) => p.mirror.netns)]);
     for (const ns of netnsList) {
-      if (!kernel.netnsExists(ns)) {
+      if (!ctx.host.netnsExists(ns)) {
         for (const r of ctx.state.mirrors()) if (r.netns === ns && !wantedMirrors.has(portKey(ns, r.name))) ctx.state.forgetMirror(ns, r.name);
         continue;
       }
-      const owned = await kernel.ownedLinks(ns, ctx.tag);
+      const owned = ownedLinks(ctx.host, ns, ctx.tag);
       for (const link of owned) {
         if (wantedMirrors.has(portKey(ns, link.name))) continue;
-        if (await kernel.deleteOwnedLink(ns, link.name, ctx.tag)) log.info({ mirror: link.name, netns: ns }, 'orphan mirror deleted');
+        if (deleteOwnedLink(ctx.host, ns, link.name, ctx.tag)) log.info({ mirror: link.name, netns: ns }, 'orphan mirror deleted');
         ctx.state.forgetMirror(ns, link.name);
       }
       const present = new Set(owned.map((l) => l.name));

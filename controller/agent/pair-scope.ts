@@ -4,8 +4,8 @@
 import type { Logger } from 'pino';
 
 import type { Dataplane, MirrorKind, PairInfo, PortDriver, PortInfo } from '../../dataplane/dataplane.js';
+import type { Host, HostLink } from '../../dataplane/host.js';
 import type { SourcedPair } from './desired.js';
-import type { KernelLink } from './kernel.js';
 import type { Failure } from './reasons.js';
 import type { NodeSettings } from './selection.js';
 import type { StateStore } from './state-store.js';
@@ -21,6 +21,8 @@ export interface DesiredPair {
 /** What the agent holds across reconciles (in memory; the state store holds what must survive a restart). */
 export interface AgentContext {
   dp: Dataplane;
+  /** Linux beside the dataplane: the mirrors' devices and addresses (netlink; a fake in unit tests). */
+  host: Host;
   /** The owner tag in our ifalias mark. */
   tag: string;
   state: StateStore;
@@ -37,7 +39,7 @@ export interface PairObservation {
   port?: PortInfo;
   pair?: PairInfo;
   /** The mirror as the kernel has it. */
-  link?: KernelLink;
+  link?: HostLink;
   /** Desired MTU/MAC of the mirror: the spec's, else the port's. */
   wantMtu?: number;
   wantMac?: string;

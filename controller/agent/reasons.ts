@@ -1,8 +1,7 @@
 // Why a pair is not Ready, as a condition reason: what only the node can know.
-// Errors from the dataplane and from `ip` are classified by the
+// Errors from the dataplane and the host (netlink) are classified by the
 // phase they happened in and their errno code, never by parsing prose.
 import { ValidationError } from '../../dataplane/validate.js';
-import { KernelError } from './kernel.js';
 
 export type FailureReason =
   | 'PortNotFound'
@@ -43,7 +42,6 @@ export class PhaseError extends Error {
 }
 
 function codeOf(e: unknown): string | undefined {
-  if (e instanceof KernelError) return e.code;
   if (typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string') return e.code;
   return undefined;
 }

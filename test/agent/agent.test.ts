@@ -7,7 +7,8 @@ import { join } from 'node:path';
 
 import pino from 'pino';
 
-import { addresses, getLink, ownerMark } from '../../controller/agent/kernel.js';
+import { netlinkHost } from '../../dataplane/host.js';
+import { ownerMark } from '../../controller/agent/owned.js';
 import { ownerTagFor } from '../../controller/agent/agent.js';
 import { describeRoot, eventually, nsx, sh, uniq } from '../helpers/lab.js';
 import { AgentHarness } from './harness.js';
@@ -32,14 +33,14 @@ describeRoot('agent (standalone)', () => {
     await startWith(1, (y) => y.replace(/mirror:\n {4}name: (\S+)/, `mirror:\n    name: $1\n    mtu: 1400\n    mac: "${mac}"`));
     const p = h.lab.peers[0]!;
     await h.waitReady(p.pair);
-    const link = await getLink(h.lab.linux, p.mirror);
+    const link = netlinkHost.link(h.lab.linux, p.mirror);
     expect(link).toMatchObject({ name: p.mirror, mtu: 1400, mac, alias: ownerMark(ownerTagFor(h.node)) });
     const port = h.agent.dp.ports().find((x) => x.name === p.portDev);
     expect(port).toMatchObject({ netns: h.lab.dut, mtu: 1400, mac, adminUp: true });
     expect(h.agent.dp.pairs()).toEqual([expect.objectContaining({ port: port!.index, mirrorName: p.mirror, mirrorNetns: h.lab.linux })]);
     expect(h.entry(p.pair)).toMatchObject({ portIndex: port!.index, mirrorIfindex: link!.ifindex, mtuMatch: true, macMatch: true, observedGeneration: 1 });
     // The declared addresses are on the mirror and came back into the dataplane through the netlink mirror.
-    expect(await addresses(h.lab.linux, p.mirror)).toEqual(expect.arrayContaining([`${p.gw4}/24`, `${p.gw6}/64`]));
+    expect(netlinkHost.addresses(h.lab.linux, p.mirror)).toEqual(expect.arrayContaining([`${p.gw4}/24`, `${p.gw6}/64`]));
     expect(await eventually(() => h.agent.dp.fib(0, 4).some((e) => e.prefix === `${p.gw4}/32` && e.kind === 'receive'))).toBe(true);
   });
 
@@ -79,15 +80,15 @@ describeRoot('agent (standalone)', () => {
     await startWith(1);
     const p = h.lab.peers[0]!;
     await h.waitReady(p.pair);
-    const before = await getLink(h.lab.linux, p.mirror);
+    const before = netlinkHost.link(h.lab.linux, p.mirror);
     await nsx(h.lab.linux, 'ip', ['addr', 'add', '192.0.2.9/32', 'dev', p.mirror]); // an operator's own
     h.write(h.configText((y) => y.replace(/mirror:\n {4}name: (\S+)/, 'mirror:\n    name: $1\n    mtu: 1300').replace(`${p.gw4}/24`, '10.99.0.1/24')));
     expect(await eventually(() => h.entry(p.pair)?.observedGeneration === 2, 10_000)).toBe(true);
     await h.waitReady(p.pair);
-    const after = await getLink(h.lab.linux, p.mirror);
+    const after = netlinkHost.link(h.lab.linux, p.mirror);
     expect(after).toMatchObject({ ifindex: before!.ifindex, mtu: 1300 });
     expect(h.agent.dp.ports()[0]?.mtu).toBe(1300);
-    const addrs = await addresses(h.lab.linux, p.mirror);
+    const addrs = netlinkHost.addresses(h.lab.linux, p.mirror);
     expect(addrs).toEqual(expect.arrayContaining(['10.99.0.1/24', '192.0.2.9/32']));
     expect(addrs).not.toContain(`${p.gw4}/24`);
   });
@@ -115,14 +116,14 @@ describeRoot('agent (standalone)', () => {
     await h.waitReady(a.pair);
     await h.waitReady(b.pair);
     h.write(h.configText((y) => y.split('---\n').filter((d) => !d.includes(`name: ${b.pair}`)).join('---\n')));
-    expect(await eventually(async () => (await getLink(h.lab.linux, b.mirror)) === undefined, 10_000)).toBe(true);
+    expect(await eventually(async () => (netlinkHost.link(h.lab.linux, b.mirror)) === undefined, 10_000)).toBe(true);
     expect(h.agent.dp.ports().map((x) => x.name)).toEqual([a.portDev]);
     expect(h.entry(b.pair)).toBeUndefined();
     // The netdev is the kernel's again: IPv6 (disabled while it was a port) is back. The port's
     // sockets close off the event loop (kernel grace periods), just after its mirror went.
     const ipv6Disabled = async () => (await nsx(h.lab.dut, 'sysctl', ['-n', `net.ipv6.conf.${b.portDev}.disable_ipv6`])).trim();
     expect(await eventually(async () => (await ipv6Disabled()) === '0', 5_000)).toBe(true);
-    expect(await getLink(h.lab.linux, a.mirror)).toBeDefined();
+    expect(netlinkHost.link(h.lab.linux, a.mirror)).toBeDefined();
   });
 
   it('cleans up at start a pair removed from the file while it was stopped', async () => {
@@ -131,11 +132,11 @@ describeRoot('agent (standalone)', () => {
     await h.waitReady(a.pair);
     await h.waitReady(b.pair);
     await h.stop();
-    expect(await getLink(h.lab.linux, b.mirror)).toBeDefined(); // mirrors persist across a stop
+    expect(netlinkHost.link(h.lab.linux, b.mirror)).toBeDefined(); // mirrors persist across a stop
     h.write(h.configText((y) => y.split('---\n').filter((d) => !d.includes(`name: ${b.pair}`)).join('---\n')));
     await h.start();
     await h.waitReady(a.pair);
-    expect(await eventually(async () => (await getLink(h.lab.linux, b.mirror)) === undefined, 10_000)).toBe(true);
+    expect(await eventually(async () => (netlinkHost.link(h.lab.linux, b.mirror)) === undefined, 10_000)).toBe(true);
     expect(h.agent.dp.ports().map((x) => x.name)).toEqual([a.portDev]);
   });
 
@@ -143,14 +144,14 @@ describeRoot('agent (standalone)', () => {
     await startWith(1);
     const p = h.lab.peers[0]!;
     await h.waitReady(p.pair);
-    const before = await getLink(h.lab.linux, p.mirror);
+    const before = netlinkHost.link(h.lab.linux, p.mirror);
     await nsx(h.lab.linux, 'ip', ['addr', 'add', '198.51.100.1/32', 'dev', p.mirror]);
     await h.stop();
     await h.start();
     await h.waitReady(p.pair);
     expect(h.agent.dp.pairs()[0]?.adopted).toBe(true);
-    expect((await getLink(h.lab.linux, p.mirror))?.ifindex).toBe(before!.ifindex);
-    expect(await addresses(h.lab.linux, p.mirror)).toEqual(expect.arrayContaining([`${p.gw4}/24`, '198.51.100.1/32']));
+    expect((netlinkHost.link(h.lab.linux, p.mirror))?.ifindex).toBe(before!.ifindex);
+    expect(netlinkHost.addresses(h.lab.linux, p.mirror)).toEqual(expect.arrayContaining([`${p.gw4}/24`, '198.51.100.1/32']));
     expect(h.agent.nodeDataplane().status?.restartCount).toBe(1);
     expect(h.entry(p.pair)?.conditions?.find((c) => c.type === 'MirrorReady')?.reason).toBe('Adopted');
   });
@@ -159,14 +160,14 @@ describeRoot('agent (standalone)', () => {
     await startWith(1);
     const p = h.lab.peers[0]!;
     await h.waitReady(p.pair);
-    const before = await getLink(h.lab.linux, p.mirror);
+    const before = netlinkHost.link(h.lab.linux, p.mirror);
     await sh('ip', ['-n', h.lab.linux, 'link', 'del', p.mirror]);
     expect(await eventually(async () => {
-      const now = await getLink(h.lab.linux, p.mirror);
+      const now = netlinkHost.link(h.lab.linux, p.mirror);
       return now !== undefined && now.ifindex !== before!.ifindex;
     }, 10_000)).toBe(true);
     // Made anew by the reconcile that noticed, host config included.
-    expect(await eventually(async () => (await addresses(h.lab.linux, p.mirror)).includes(`${p.gw4}/24`), 10_000)).toBe(true);
+    expect(await eventually(async () => (netlinkHost.addresses(h.lab.linux, p.mirror)).includes(`${p.gw4}/24`), 10_000)).toBe(true);
     await h.waitReady(p.pair);
   });
 
@@ -189,7 +190,7 @@ describeRoot('agent (standalone)', () => {
     await h.waitReady(p.pair, 'False', 'NetnsNotFound');
     await sh('ip', ['netns', 'add', ns]);
     await h.waitReady(p.pair);
-    expect(await getLink(ns, p.mirror)).toBeDefined();
+    expect(netlinkHost.link(ns, p.mirror)).toBeDefined();
   });
 
   it('reports NameConflict for a mirror name taken by a foreign device, leaves it alone, recovers when it goes', async () => {
@@ -200,19 +201,19 @@ describeRoot('agent (standalone)', () => {
     h.write(h.configText());
     await h.start();
     await h.waitReady(p.pair, 'False', 'NameConflict');
-    const foreign = await getLink(h.lab.linux, p.mirror);
+    const foreign = netlinkHost.link(h.lab.linux, p.mirror);
     expect(foreign).toMatchObject({ kind: 'veth', alias: '' });
-    expect(await addresses(h.lab.linux, p.mirror)).toEqual(['192.0.2.77/32']);
+    expect(netlinkHost.addresses(h.lab.linux, p.mirror)).toEqual(['192.0.2.77/32']);
     await sh('ip', ['-n', h.lab.linux, 'link', 'del', p.mirror]);
     await h.waitReady(p.pair);
-    expect((await getLink(h.lab.linux, p.mirror))?.kind).toBe('tun');
+    expect((netlinkHost.link(h.lab.linux, p.mirror))?.kind).toBe('tun');
   });
 
   it('keeps the last good state on broken YAML or an invalid spec, and says why', async () => {
     await startWith(1);
     const p = h.lab.peers[0]!;
     await h.waitReady(p.pair);
-    const good = await getLink(h.lab.linux, p.mirror);
+    const good = netlinkHost.link(h.lab.linux, p.mirror);
     h.write(`${h.configText()}---\nkind: [broken\n`);
     expect(await eventually(async () => (await h.nodeCondition('ConfigValid')).status === 'False', 5000)).toBe(true);
     h.write(h.configText((y) => y.replace(`netns: ${h.lab.dut}`, 'netns: ../../proc/1/ns')));
@@ -220,7 +221,7 @@ describeRoot('agent (standalone)', () => {
     expect((await h.nodeCondition('Degraded')).reason).toBe('ConfigInvalid');
     await new Promise((r) => setTimeout(r, 1500)); // a resync period passes: nothing may change
     expect(h.ready(p.pair).status).toBe('True');
-    expect((await getLink(h.lab.linux, p.mirror))?.ifindex).toBe(good!.ifindex);
+    expect((netlinkHost.link(h.lab.linux, p.mirror))?.ifindex).toBe(good!.ifindex);
     h.write(h.configText());
     expect(await eventually(async () => (await h.nodeCondition('ConfigValid')).status === 'True', 5000)).toBe(true);
   });
@@ -241,7 +242,7 @@ describeRoot('agent (standalone)', () => {
     await sh('ip', ['-n', h.lab.linux, 'tuntap', 'add', 'dev', other, 'mode', 'tap']);
     await sh('ip', ['-n', h.lab.linux, 'link', 'set', 'dev', other, 'alias', 'kube-lcp:someone-else']);
     h.write(h.configText((y) => y.split('---\n').filter((d) => !d.includes(`name: ${p.pair}`)).join('---\n')));
-    expect(await eventually(async () => (await getLink(h.lab.linux, p.mirror)) === undefined, 10_000)).toBe(true);
-    expect(await getLink(h.lab.linux, other)).toBeDefined();
+    expect(await eventually(async () => (netlinkHost.link(h.lab.linux, p.mirror)) === undefined, 10_000)).toBe(true);
+    expect(netlinkHost.link(h.lab.linux, other)).toBeDefined();
   });
 });

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { getLink } from '../../controller/agent/kernel.js';
+import { netlinkHost } from '../../dataplane/host.js';
 import type { NodeDataplane } from '../../controller/api/node-dataplane.js';
 import type { FibView, NeighborsView, PortsView } from '../../controller/control/protocol.js';
 import type { Counters, TraceRecord } from '../../dataplane/dataplane.js';
@@ -50,7 +50,7 @@ describeRoot('lcp CLI over the control socket', () => {
     expect(node.status?.pairsReady).toBe(2);
     for (const p of [a, b]) {
       const entry = node.status?.pairs?.find((e) => e.name === p.pair);
-      const link = await getLink(h.lab.linux, p.mirror);
+      const link = netlinkHost.link(h.lab.linux, p.mirror);
       const port = dp.ports().find((x) => x.name === p.portDev);
       expect(entry).toMatchObject({ mirrorIfindex: link!.ifindex, portIndex: port!.index, mtuMatch: true, macMatch: true });
       // Each port's XDP fast path state, as the dataplane reports it.

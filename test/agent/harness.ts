@@ -7,7 +7,8 @@ import { join } from 'node:path';
 
 import { startStandalone, type RunningAgent, type StandaloneOptions } from '../../controller/agent/standalone.js';
 import { ownerTagFor } from '../../controller/agent/agent.js';
-import { deleteOwnedLink, ownedLinks } from '../../controller/agent/kernel.js';
+import { deleteOwnedLink, ownedLinks } from '../../controller/agent/owned.js';
+import { netlinkHost } from '../../dataplane/host.js';
 import { makeLogger, silentLogger } from '../../controller/agent/log.js';
 import type { PairEntry } from '../../controller/agent/pair-status.js';
 import { buildStandaloneLab, standaloneConfig, type StandaloneLab } from '../../controller/lab/standalone.js';
@@ -97,7 +98,13 @@ export class AgentHarness {
     // Mirrors persist when the agent stops. Those in the lab's netns go with it; one made in
     // the host's netns (e.g. with no LinuxControlPlane resolved, defaultNetns is '') would stay.
     const tag = ownerTagFor(this.node);
-    for (const link of await ownedLinks('', tag).catch(() => [])) await deleteOwnedLink('', link.name, tag).catch(() => undefined);
+    for (const link of ownedLinks(netlinkHost, '', tag)) {
+      try {
+        deleteOwnedLink(netlinkHost, '', link.name, tag);
+      } catch {
+        // gone meanwhile
+      }
+    }
     for (const ns of this.extraNetns) await sh('ip', ['netns', 'del', ns]).catch(() => undefined);
     await this.lab?.lab.cleanup();
     rmSync(this.dir, { recursive: true, force: true });

@@ -12,11 +12,11 @@ import {
   setCondition,
 } from '../../controller/agent/pair-status.js';
 import type { PairInfo, PortInfo } from '../../dataplane/dataplane.js';
-import type { KernelLink } from '../../controller/agent/kernel.js';
+import type { HostLink } from '../../dataplane/host.js';
 
 const port: PortInfo = { index: 3, name: 'eth1', netns: 'dut', driver: 'af_packet', ifindex: 7, mac: '02:00:00:00:00:01', mtu: 1500, pointToPoint: false, adminUp: true, table: 0 };
 const pair: PairInfo = { port: 3, mirrorName: 'e1', mirrorNetns: 'linux', mirrorKind: 'tap', mirrorIfindex: 12, adopted: false };
-const link: KernelLink = { ifindex: 12, name: 'e1', mtu: 1500, mac: '02:00:00:00:00:01', adminUp: true, alias: 'kube-lcp:n1', kind: 'tun' };
+const link: HostLink = { ifindex: 12, name: 'e1', mtu: 1500, mac: '02:00:00:00:00:01', adminUp: true, alias: 'kube-lcp:n1', kind: 'tun' };
 const ready: PairObservation = { generation: 4, port, pair, link, wantMtu: 1500, wantMac: '02:00:00:00:00:01', hostConfigured: true, watching: true };
 const failed = (reason: 'PortNotFound' | 'NameConflict' | 'HostConfigFailed', phase: 'ensurePort' | 'ensureMirror' | 'applyHostConfig'): PairObservation => ({
   generation: 4,

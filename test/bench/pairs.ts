@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { ownerTagFor } from '../../controller/agent/agent.js';
 import { silentLogger } from '../../controller/agent/log.js';
 import { startClusterController, type RunningClusterController } from '../../controller/cluster/controller.js';
-import { ownedLinks } from '../../controller/agent/kernel.js';
+import { netlinkHost } from '../../dataplane/host.js';
+import { ownedLinks } from '../../controller/agent/owned.js';
 import type { InterfacePair } from '../../controller/api/interface-pair.js';
 import type { NodeDataplane } from '../../controller/api/node-dataplane.js';
 import { ask } from '../../controller/control/client.js';
@@ -166,7 +167,7 @@ export const pairsSection: BenchSection = {
       const pairOk = nodeOk && (await waitFor(`${n} InterfacePairs Ready`, timeoutMs, async () => (pairLevel = pairsReady(await listPairs())) === n));
       const pairsReadyMs = performance.now() - t0;
       const rssReadyKiB = procStatusKiB(pid, 'VmRSS') ?? 0;
-      const mirrors = (await ownedLinks(NETNS.linux, ownerTagFor(NODE))).length;
+      const mirrors = (ownedLinks(netlinkHost, NETNS.linux, ownerTagFor(NODE))).length;
       const dpPorts = (await ask.ports(socket)).ports.length;
       opts.log(`pairs: ${nodeOk ? `${n} Ready in ${secs(ready)} s` : `${last.ready}/${n} Ready after ${secs(ready)} s`} (${mirrors} mirrors, ${dpPorts} ports)`);
 
@@ -179,7 +180,7 @@ export const pairsSection: BenchSection = {
       });
       let left = { entries: n, ports: n, mirrors: n };
       const deleteOk = await waitFor('every pair removed', timeoutMs, async () => {
-        left = { entries: progress(await getNdp(), generations).entries, ports: (await ask.ports(socket)).ports.length, mirrors: (await ownedLinks(NETNS.linux, ownerTagFor(NODE))).length };
+        left = { entries: progress(await getNdp(), generations).entries, ports: (await ask.ports(socket)).ports.length, mirrors: (ownedLinks(netlinkHost, NETNS.linux, ownerTagFor(NODE))).length };
         return left.entries === 0 && left.ports === 0 && left.mirrors === 0;
       });
       const deleted = performance.now() - t2;

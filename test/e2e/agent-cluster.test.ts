@@ -11,7 +11,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 
 import { startClusterAgent, type RunningClusterAgent } from '../../controller/agent/cluster.js';
 import { AGENT_FIELD_MANAGER, leaseName } from '../../controller/agent/cluster-status.js';
-import { getLink, ownerMark } from '../../controller/agent/kernel.js';
+import { netlinkHost } from '../../dataplane/host.js';
+import { ownerMark } from '../../controller/agent/owned.js';
 import { ownerTagFor } from '../../controller/agent/agent.js';
 import { makeLogger, silentLogger } from '../../controller/agent/log.js';
 import type { InterfacePair } from '../../controller/api/interface-pair.js';
@@ -97,8 +98,8 @@ describeRoot('agent (cluster mode)', () => {
     cleanups.push(() => rawRequest(kc, 'DELETE', lcpPath('interfacepairs', name)));
 
     // The mirror, in the LinuxControlPlane's netns, with its name and our mark.
-    expect(await eventually(async () => (await getLink(lab.linux, p.mirror)) !== undefined, 30_000)).toBe(true);
-    expect(await getLink(lab.linux, p.mirror)).toMatchObject({ name: p.mirror, alias: ownerMark(ownerTagFor(node)) });
+    expect(await eventually(async () => (netlinkHost.link(lab.linux, p.mirror)) !== undefined, 30_000)).toBe(true);
+    expect(netlinkHost.link(lab.linux, p.mirror)).toMatchObject({ name: p.mirror, alias: ownerMark(ownerTagFor(node)) });
     expect(running!.agent.dp.ports().map((x) => x.name)).toEqual([p.portDev]);
 
     // The NodeDataplane in the API server says so, at the pair's current generation.
@@ -126,7 +127,7 @@ describeRoot('agent (cluster mode)', () => {
 
     // Deleting the pair removes the mirror and gives the port back to the kernel.
     await rawRequest(kc, 'DELETE', lcpPath('interfacepairs', name));
-    expect(await eventually(async () => (await getLink(lab.linux, p.mirror)) === undefined, 30_000)).toBe(true);
+    expect(await eventually(async () => (netlinkHost.link(lab.linux, p.mirror)) === undefined, 30_000)).toBe(true);
     expect(await eventually(() => running!.agent.dp.ports().length === 0, 10_000)).toBe(true);
     // Its sockets close off the event loop (kernel grace periods): IPv6 comes back just after.
     expect(await eventually(async () => (await nsx(lab.dut, 'sysctl', ['-n', `net.ipv6.conf.${p.portDev}.disable_ipv6`])).trim() === '0', 5_000)).toBe(true);

@@ -14,7 +14,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 
 import { ownerTagFor } from '../../controller/agent/agent.js';
 import { leaseName } from '../../controller/agent/cluster-status.js';
-import { addresses, getLink, ownedLinks } from '../../controller/agent/kernel.js';
+import { netlinkHost } from '../../dataplane/host.js';
+import { ownedLinks } from '../../controller/agent/owned.js';
 import { ask } from '../../controller/control/client.js';
 import type { InterfacePair } from '../../controller/api/interface-pair.js';
 import type { LinuxControlPlane } from '../../controller/api/linux-control-plane.js';
@@ -95,7 +96,7 @@ describeRoot('agent recovery (cluster mode, agent in its own process)', () => {
   const agentLog = (): string => readFileSync(join(dir, `agent-${starts}.log`), 'utf8');
   const getNdp = async (): Promise<NodeDataplane | undefined> =>
     (await rawRequest(kc, 'GET', lcpPath('nodedataplanes', node)).catch(() => undefined)) as NodeDataplane | undefined;
-  const ownedNames = async (): Promise<string[]> => (await ownedLinks(linux, tag)).map((l) => l.name).sort();
+  const ownedNames = async (): Promise<string[]> => (ownedLinks(netlinkHost, linux, tag)).map((l) => l.name).sort();
 
   /** '' when the node is exactly as desired (kernel, dataplane and NodeDataplane), else what differs. */
   async function mismatch(): Promise<string> {
@@ -212,7 +213,7 @@ describeRoot('agent recovery (cluster mode, agent in its own process)', () => {
     startAgent();
     await waitConverged(120_000);
     expect(await ownedNames()).toEqual([...desired.values()].map((w) => w.mirror).sort());
-    for (const w of deleted) expect(await getLink(linux, w.mirror)).toBeUndefined();
+    for (const w of deleted) expect(netlinkHost.link(linux, w.mirror)).toBeUndefined();
     // Their ports are the kernel's again, though the agent that took them died
     // holding them: no drop filter left either way, IPv6 back on with its own address generation.
     for (const w of deleted) {
@@ -228,12 +229,12 @@ describeRoot('agent recovery (cluster mode, agent in its own process)', () => {
     // Linux config on surviving mirrors: the declared addresses plus what a person added, nothing else.
     for (const w of desired.values()) {
       const extra = hand.get(w.mirror);
-      expect({ mirror: w.mirror, addresses: (await addresses(linux, w.mirror)).sort() }).toEqual({
+      expect({ mirror: w.mirror, addresses: (netlinkHost.addresses(linux, w.mirror)).sort() }).toEqual({
         mirror: w.mirror,
         addresses: [...w.addresses, ...(extra ? [extra] : [])].sort(),
       });
     }
-    expect((await getLink(linux, upd!.mirror))?.mtu).toBe(1400);
+    expect((netlinkHost.link(linux, upd!.mirror))?.mtu).toBe(1400);
     const ndp = (await getNdp())!;
     expect(ndp.status?.restartCount).toBe(1);
     expect(ndp.status?.pairsReady).toBe(N - deleted.length);
@@ -255,7 +256,7 @@ describeRoot('agent recovery (cluster mode, agent in its own process)', () => {
       },
     });
     await waitConverged(120_000);
-    expect((await getLink(linux, b!.mirror))?.mtu).toBe(1300);
+    expect((netlinkHost.link(linux, b!.mirror))?.mtu).toBe(1300);
     expect(agentLog()).toContain('watch expired (410)');
 
     // A plain restart, then ordinary changes through the restarted server.
@@ -264,7 +265,7 @@ describeRoot('agent recovery (cluster mode, agent in its own process)', () => {
     await put(kc, { ...c!, addresses: [`10.79.${c!.index}.1/24`] });
     await del(kc, N);
     await waitConverged(120_000);
-    const cAddresses = await addresses(linux, c!.mirror);
+    const cAddresses = netlinkHost.addresses(linux, c!.mirror);
     expect(cAddresses).toContain(`10.79.${c!.index}.1/24`);
     expect(cAddresses).not.toContain(c!.addresses[0]);
 

@@ -18,7 +18,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 
 import { startClusterAgent, type RunningClusterAgent } from '../../controller/agent/cluster.js';
 import { AGENT_FIELD_MANAGER, leaseName } from '../../controller/agent/cluster-status.js';
-import { getLink } from '../../controller/agent/kernel.js';
+import { netlinkHost } from '../../dataplane/host.js';
 import { makeLogger, silentLogger } from '../../controller/agent/log.js';
 import type { InterfacePair } from '../../controller/api/interface-pair.js';
 import type { LinuxControlPlane } from '../../controller/api/linux-control-plane.js';
@@ -157,8 +157,8 @@ describeRoot('cluster controller', () => {
     expect(condition(done, 'Degraded')).toMatchObject({ status: 'False' });
     expect(done.status?.failingNodes).toBeUndefined();
     // Both mirrors are real, one per node, each in its node's netns.
-    expect(await getLink(lab.linux, p.mirror)).toBeDefined();
-    expect(await getLink(linuxB, p.mirror)).toBeDefined();
+    expect(netlinkHost.link(lab.linux, p.mirror)).toBeDefined();
+    expect(netlinkHost.link(linuxB, p.mirror)).toBeDefined();
     // The controller is the only writer of the pair's status.
     const managers = ((done.metadata as { managedFields?: { manager?: string; subresource?: string }[] }).managedFields ?? [])
       .filter((m) => m.subresource === 'status')

@@ -18,7 +18,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { startClusterAgent, type RunningClusterAgent } from '../../controller/agent/cluster.js';
 import { CONTROLLER_LEASE, startClusterController, type RunningClusterController } from '../../controller/cluster/controller.js';
 import { AGENT_FIELD_MANAGER, leaseName } from '../../controller/agent/cluster-status.js';
-import { getLink } from '../../controller/agent/kernel.js';
+import { netlinkHost } from '../../dataplane/host.js';
 import { makeLogger, silentLogger } from '../../controller/agent/log.js';
 import type { InterfacePair } from '../../controller/api/interface-pair.js';
 import type { LinuxControlPlane } from '../../controller/api/linux-control-plane.js';
@@ -470,7 +470,7 @@ describe('manifests: least-privilege RBAC for the agent and the cluster controll
       cleanups.push(() => rawRequest(admin, 'DELETE', lcpPath('interfacepairs', name)));
 
       // Seen through the SA's informers (list/watch), realized in the kernel.
-      expect(await eventually(async () => (await getLink(lab.linux, p.mirror)) !== undefined, 30_000)).toBe(true);
+      expect(await eventually(async () => (netlinkHost.link(lab.linux, p.mirror)) !== undefined, 30_000)).toBe(true);
 
       // Written with the SA's create/patch on nodedataplanes and patch on /status.
       const generation = ((await rawRequest(admin, 'GET', lcpPath('interfacepairs', name))) as InterfacePair).metadata.generation;
@@ -516,7 +516,7 @@ describe('manifests: least-privilege RBAC for the agent and the cluster controll
 
       // Deleted: the mirror goes and the NodeDataplane says so.
       await rawRequest(admin, 'DELETE', lcpPath('interfacepairs', name));
-      expect(await eventually(async () => (await getLink(lab.linux, p.mirror)) === undefined, 30_000)).toBe(true);
+      expect(await eventually(async () => (netlinkHost.link(lab.linux, p.mirror)) === undefined, 30_000)).toBe(true);
       expect(await eventually(async () => (await getNdp())?.status?.pairs?.some((x) => x.name === name) !== true, 10_000, 200)).toBe(true);
 
       // Not one status, Lease or Event write was refused along the way.

@@ -15,34 +15,15 @@
 #include <net/if.h>
 
 #include "addon/convert.h"
+#include "addon/host.h"
 #include "dataplane/dataplane.h"
 #include "io/kernel_guard.h"
 #include "io/netns.h"
-#include "linux_nl/drift.h"
-#include "linux_nl/lcp_sync.h"
-#include "linux_nl/watcher.h"
+#include "lcp/control_plane.h"
+#include "lcp/host.h"
 
 namespace lcp::addon {
 namespace {
-
-template <typename Fn>
-Napi::Value guarded(const Napi::Env& env, Fn&& fn) {
-  try {
-    return fn();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const io::IoError& e) {
-    Napi::Error err = Napi::Error::New(env, e.what());
-    err.Set("errno", Napi::Number::New(env, e.err()));
-    const char* name = strerrorname_np(e.err());
-    err.Set("code", Napi::String::New(env, name ? name : "EIO"));
-    throw err;
-  } catch (const std::invalid_argument& e) {
-    throw Napi::RangeError::New(env, e.what());
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
-}
 
 const char* adj_kind_name(fib::AdjKind k) {
   switch (k) {
@@ -242,6 +223,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
         if (!ring.empty()) cfg.rx_ring = ring;
       }
       dp_ = std::make_shared<Dataplane>(cfg);
+      cp_ = std::make_unique<ControlPlane>(*dp_);
       return info.Env().Undefined();
     });
   }
@@ -251,9 +233,13 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
     if (!dp_) throw Napi::Error::New(env, "dataplane is closed");
     return *dp_;
   }
+  ControlPlane& cp(const Napi::Env& env) {
+    if (!cp_) throw Napi::Error::New(env, "dataplane is closed");
+    return *cp_;
+  }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    watchers_.clear();  // threads that call into the dataplane stop first
+    cp_.reset();  // the syncs' threads call into the dataplane: they stop first
     // An *Async call in flight holds the dataplane until its add is done
     // (a grace period or two): wait, so that close() still leaves nothing behind.
     while (dp_ && dp_.use_count() > 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -356,15 +342,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
       const std::string mac = get_string(o, "mac", false);
       if (!mac.empty()) patch.mac = parse_mac(mac);
       patch.table = get_uint(o, "table", 0, 0xffffffffu);
-      dp(info.Env()).set_port(port, patch);
-      // lcp-sync: push what was set here to the mirror, if its netns asks for it.
-      if (patch.up || patch.mtu)
-        for (const PortView& v : dp(info.Env()).ports()) {
-          if (v.index != port || !v.has_pair) continue;
-          auto w = watchers_.find(v.mirror_netns);
-          if (w != watchers_.end() && w->second->options().lcp_sync)
-            linux_nl::push_to_mirror(v.mirror_netns, v.mirror_name, patch.up, patch.mtu);
-        }
+      cp(info.Env()).set_port(port, patch);
       return info.Env().Undefined();
     });
   }
@@ -473,7 +451,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
   Napi::Value AddressAdd(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const uint32_t port = arg_uint(info, 0, "port");
-      dp(info.Env()).address_add(port, parse_interface_address(arg_string(info, 1, "address")));
+      dp(info.Env()).address_add(port, fib::parse_interface_address(arg_string(info, 1, "address")));
       return info.Env().Undefined();
     });
   }
@@ -481,7 +459,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
   Napi::Value AddressDel(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const uint32_t port = arg_uint(info, 0, "port");
-      return Napi::Boolean::New(info.Env(), dp(info.Env()).address_del(port, parse_interface_address(arg_string(info, 1, "address"))));
+      return Napi::Boolean::New(info.Env(), dp(info.Env()).address_del(port, fib::parse_interface_address(arg_string(info, 1, "address"))));
     });
   }
 
@@ -631,7 +609,6 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
       linux_nl::WatchOptions o;
       o.netns = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
       if (info.Length() > 0 && !info[0].IsString()) throw Napi::TypeError::New(env, "netns must be a string");
-      if (watchers_.count(o.netns)) throw Napi::Error::New(env, io::netns_label(o.netns) + " is already watched");
       if (info.Length() > 1 && info[1].IsObject()) {
         Napi::Object opt = info[1].As<Napi::Object>();
         o.rcvbuf = get_uint(opt, "rcvbuf", 4096, 2047u << 20).value_or(o.rcvbuf);
@@ -676,9 +653,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
           }
         }
       }
-      const std::string netns = o.netns;
-      auto w = std::make_unique<linux_nl::Watcher>(dp(env), std::move(o));
-      watchers_.emplace(netns, std::move(w));
+      cp(env).watch(std::move(o));
       return env.Undefined();
     });
   }
@@ -688,21 +663,17 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const std::string netns = arg_string(info, 0, "netns");
       const bool withdraw = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
-      auto it = watchers_.find(netns);
-      if (it == watchers_.end()) return Napi::Boolean::New(info.Env(), false);
-      it->second->stop(withdraw);
-      watchers_.erase(it);
-      return Napi::Boolean::New(info.Env(), true);
+      return Napi::Boolean::New(info.Env(), cp(info.Env()).unwatch(netns, withdraw));
     });
   }
 
   Napi::Value WatchStatus(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const Napi::Env env = info.Env();
-      Napi::Array a = Napi::Array::New(env, watchers_.size());
+      const std::vector<linux_nl::WatchStatus> all = cp(env).statuses();
+      Napi::Array a = Napi::Array::New(env, all.size());
       uint32_t i = 0;
-      for (const auto& [netns, w] : watchers_) {
-        const linux_nl::WatchStatus s = w->status();
+      for (const linux_nl::WatchStatus& s : all) {
         Napi::Object o = Napi::Object::New(env);
         o.Set("netns", s.netns);
         o.Set("state", s.state);
@@ -751,10 +722,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
       const Napi::Env env = info.Env();
       const std::string netns = arg_string(info, 0, "netns");
       const uint32_t max = info.Length() > 1 ? arg_uint(info, 1, "maxSamples", 10000) : 20;
-      auto it = watchers_.find(netns);
-      if (it == watchers_.end()) throw Napi::Error::New(env, io::netns_label(netns) + " is not watched");
-      const linux_nl::DriftReport r = linux_nl::check_drift(dp(env), netns, it->second->options().mirror, max);
-      return drift_object(env, r);
+      return drift_object(env, cp(env).drift(netns, max));
     });
   }
 
@@ -788,52 +756,14 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
     });
   }
 
-  // "10.0.0.1/24": the address keeps its host bits; the length says the subnet.
-  static fib::Prefix parse_interface_address(const std::string& s) {
-    const auto slash = s.find('/');
-    if (slash == std::string::npos) throw std::invalid_argument("address '" + s + "' needs a prefix length (a.b.c.d/len)");
-    fib::Prefix p;
-    p.addr = fib::parse_addr(s.substr(0, slash));
-    const std::string len = s.substr(slash + 1);
-    const unsigned max = p.addr.family == fib::Family::Ip4 ? 32 : 128;
-    if (len.empty() || len.size() > 3 || len.find_first_not_of("0123456789") != std::string::npos || std::stoul(len) > max)
-      throw std::invalid_argument("address '" + s + "': prefix length must be 0.." + std::to_string(max));
-    p.len = uint8_t(std::stoul(len));
-    return p;
-  }
-
   std::shared_ptr<Dataplane> dp_;  // shared with *Async work while it runs
   // Declared after dp_: destroyed (threads joined) before the dataplane.
-  std::map<std::string, std::unique_ptr<linux_nl::Watcher>> watchers_;
+  std::unique_ptr<ControlPlane> cp_;
 };
-
-// linkState(netns, name): a netdev's link, IPv6 addr_gen_mode and
-// disable_ipv6 (io::link_state), or undefined when there is no such device.
-Napi::Value LinkState(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&]() -> Napi::Value {
-    Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString())
-      throw std::invalid_argument("linkState(netns, name): two strings");
-    const auto s = io::link_state(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value());
-    if (!s) return env.Undefined();
-    static const char* const kModes[] = {"eui64", "none", "stable_secret", "random"};
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("ifindex", s->link.info.ifindex);
-    o.Set("name", s->link.name);
-    o.Set("mtu", s->link.info.mtu);
-    o.Set("mac", s->link.info.p2p ? std::string() : format_mac(s->link.info.mac));  // as `ip` shows a TUN: none
-    o.Set("adminUp", (s->link.flags & IFF_UP) != 0);
-    o.Set("alias", s->link.alias);
-    o.Set("kind", s->link.kind);
-    o.Set("addrGenMode", s->addr_gen_mode >= 0 && s->addr_gen_mode < 4 ? kModes[s->addr_gen_mode] : "");
-    o.Set("disableIpv6", s->disable_ipv6);
-    return o;
-  });
-}
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeDataplane", NativeDataplane::Init(env));
-  exports.Set("linkState", Napi::Function::New(env, LinkState, "linkState"));
+  exports.Set("host", host_object(env));
   Napi::Array names = Napi::Array::New(env);
   for (size_t e = 1; e < size_t(Error::Count); ++e) names.Set(uint32_t(e - 1), kErrorNames[e]);
   exports.Set("errorNames", names);

@@ -7,7 +7,11 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <cstring>
+#include <stdexcept>
 #include <string>
+
+#include "io/packet_io.h"
 
 namespace lcp::addon {
 
@@ -21,5 +25,27 @@ Napi::Object arg_object(const Napi::CallbackInfo& info, size_t i, const char* wh
 
 std::array<uint8_t, 6> parse_mac(const std::string& s);  // throws std::invalid_argument
 std::string format_mac(const std::array<uint8_t, 6>& m);
+
+// Runs a binding's body; every native exception becomes a JS one with its
+// message: io::IoError with errno and code ("ENODEV"), invalid_argument as
+// a RangeError.
+template <typename Fn>
+Napi::Value guarded(const Napi::Env& env, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const io::IoError& e) {
+    Napi::Error err = Napi::Error::New(env, e.what());
+    err.Set("errno", Napi::Number::New(env, e.err()));
+    const char* name = strerrorname_np(e.err());
+    err.Set("code", Napi::String::New(env, name ? name : "EIO"));
+    throw err;
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, e.what());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
 
 }  // namespace lcp::addon

@@ -61,6 +61,8 @@ struct Prefix {
 // Throws std::invalid_argument with a clear message (host bits set, bad len).
 Prefix parse_prefix(const std::string& s);
 IpAddr parse_addr(const std::string& s);
+// An interface address, "10.0.0.1/24": keeps its host bits; the length says the subnet.
+Prefix parse_interface_address(const std::string& s);
 std::string format_prefix(const Prefix& p);
 std::string format_addr(const IpAddr& a);
 

@@ -65,4 +65,18 @@ std::string format_addr(const IpAddr& a) {
 
 std::string format_prefix(const Prefix& p) { return format_addr(p.addr) + "/" + std::to_string(p.len); }
 
+// "10.0.0.1/24": the address keeps its host bits; the length says the subnet.
+Prefix parse_interface_address(const std::string& s) {
+  const auto slash = s.find('/');
+  if (slash == std::string::npos) throw std::invalid_argument("address '" + s + "' needs a prefix length (a.b.c.d/len)");
+  Prefix p;
+  p.addr = parse_addr(s.substr(0, slash));
+  const std::string len = s.substr(slash + 1);
+  const unsigned max = p.addr.family == Family::Ip4 ? 32 : 128;
+  if (len.empty() || len.size() > 3 || len.find_first_not_of("0123456789") != std::string::npos || std::stoul(len) > max)
+    throw std::invalid_argument("address '" + s + "': prefix length must be 0.." + std::to_string(max));
+  p.len = uint8_t(std::stoul(len));
+  return p;
+}
+
 }  // namespace lcp::fib

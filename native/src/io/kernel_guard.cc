@@ -151,6 +151,64 @@ std::optional<LinkState> link_state(const std::string& netns, const std::string&
   return s;
 }
 
+namespace {
+
+// Our filter on one direction of `ifindex`: the program there is ours by
+// handle, priority and name (someone else's filter at that slot is left alone).
+bool detach_ours(int ifindex, bpf_tc_attach_point where, const std::string& object) {
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+  LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+  if (bpf_tc_query(&hook, &opts) < 0) return false;  // no clsact qdisc, or no filter there
+  int fd = bpf_prog_get_fd_by_id(opts.prog_id);
+  if (fd < 0) return false;
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  const bool ours = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && std::strcmp(info.name, "lcp_port_drop") == 0;
+  ::close(fd);
+  if (!ours) return false;
+  LIBBPF_OPTS(bpf_tc_opts, del, .handle = kTcHandle, .priority = kTcPriority);
+  const int rc = bpf_tc_detach(&hook, &del);
+  if (rc < 0 && rc != -ENOENT) throw make_error("remove port guard", object, -rc);
+  return rc == 0;
+}
+
+int ifindex_of(const std::string& ifname, const std::string& object) {
+  const int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
+  if (!ifindex) throw make_error("find link", object, errno);
+  return ifindex;
+}
+
+}  // namespace
+
+bool remove_stale_guard(const std::string& netns, const std::string& ifname) {
+  validate_ifname(ifname, "invalid device name");
+  const std::string object = "link '" + ifname + "' in " + netns_label(netns);
+  NetnsGuard in(netns);
+  const int ifindex = ifindex_of(ifname, object);
+  const bool egress = detach_ours(ifindex, BPF_TC_EGRESS, object);
+  const bool ingress = detach_ours(ifindex, BPF_TC_INGRESS, object);
+  return egress || ingress;
+}
+
+void set_addr_gen_mode(const std::string& netns, const std::string& ifname, uint8_t mode) {
+  validate_ifname(ifname, "invalid device name");
+  const std::string object = "link '" + ifname + "' in " + netns_label(netns);
+  if (mode > IN6_ADDR_GEN_MODE_RANDOM) throw make_error("set ipv6 addr_gen_mode", object, EINVAL);
+  NetnsGuard in(netns);
+  const int err = set_addr_gen_mode(ifindex_of(ifname, object), mode);
+  if (err) throw make_error("set ipv6 addr_gen_mode", object, err);
+}
+
+void set_ipv6_disabled(const std::string& netns, const std::string& ifname, bool disabled) {
+  validate_ifname(ifname, "invalid device name");  // it becomes a procfs path
+  const std::string object = "link '" + ifname + "' in " + netns_label(netns);
+  NetnsGuard in(netns);  // /proc/sys/net answers for the opening thread's netns
+  ifindex_of(ifname, object);
+  int err = write_sysctl(ipv6_path(ifname), disabled ? 1 : 0);
+  if (err == ENOENT) err = EAFNOSUPPORT;  // the device is there (above) but has no IPv6; ENOENT would read as "no netns"
+  if (err) throw make_error("set disable_ipv6", object, err);
+}
+
 KernelGuard::KernelGuard(const std::string& netns, const std::string& ifname)
     : netns_(netns), ifname_(ifname) {
   const std::string object = "port '" + ifname + "' in " + netns_label(netns);

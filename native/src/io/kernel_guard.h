@@ -38,6 +38,14 @@ struct LinkState {
 };
 std::optional<LinkState> link_state(const std::string& netns, const std::string& ifname);
 
+// What a guard left behind when its dataplane died holding the port (the
+// next agent gives the netdev back with these). remove_stale_guard detaches
+// only our filters (handle, priority and program name), in both directions,
+// and says whether there were any.
+bool remove_stale_guard(const std::string& netns, const std::string& ifname);
+void set_addr_gen_mode(const std::string& netns, const std::string& ifname, uint8_t mode);
+void set_ipv6_disabled(const std::string& netns, const std::string& ifname, bool disabled);
+
 class KernelGuard {
  public:
   // Enters `netns` itself (also in the destructor, which may run elsewhere).

@@ -2,6 +2,7 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
+#include <linux/if_addr.h>
 #include <linux/if_arp.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -188,6 +189,84 @@ void Netlink::delete_link(const std::string& name) {
   mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
   int err = request(nlh, nullptr, nullptr);
   if (err) throw make_error("delete link", object(name), err);
+}
+
+namespace {
+
+nlmsghdr* addr_msg(char* buf, uint16_t type, uint16_t flags, const AddressEntry& a) {
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = type;
+  nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+  ifa->ifa_family = a.family;
+  ifa->ifa_prefixlen = a.prefixlen;
+  ifa->ifa_index = static_cast<uint32_t>(a.ifindex);
+  if (type == RTM_GETADDR) return nlh;
+  const size_t len = a.family == AF_INET ? 4 : 16;
+  // As `ip addr add A/L dev D` without a peer: IFA_LOCAL and IFA_ADDRESS both A.
+  if (a.family == AF_INET) mnl_attr_put(nlh, IFA_LOCAL, len, a.addr.data());
+  mnl_attr_put(nlh, IFA_ADDRESS, len, a.addr.data());
+  return nlh;
+}
+
+struct AddrDump {
+  int ifindex;
+  std::vector<AddressEntry> out;
+};
+
+int parse_addr(const nlmsghdr* nlh, void* ctx) {
+  auto* d = static_cast<AddrDump*>(ctx);
+  if (nlh->nlmsg_type != RTM_NEWADDR) return MNL_CB_OK;
+  auto* ifa = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(nlh));
+  if (static_cast<int>(ifa->ifa_index) != d->ifindex) return MNL_CB_OK;
+  if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6) return MNL_CB_OK;
+  AddressEntry e;
+  e.ifindex = d->ifindex;
+  e.family = ifa->ifa_family;
+  e.prefixlen = ifa->ifa_prefixlen;
+  e.scope = ifa->ifa_scope;
+  const size_t len = ifa->ifa_family == AF_INET ? 4 : 16;
+  // The local address is IFA_LOCAL when there is one (IFA_ADDRESS is then
+  // the peer of a point-to-point link), else IFA_ADDRESS, as `ip` reads it.
+  const void* local = nullptr;
+  const void* address = nullptr;
+  auto* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
+  for (auto* attr = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(*ifa)));
+       mnl_attr_ok(attr, static_cast<int>(tail - reinterpret_cast<const char*>(attr)));
+       attr = mnl_attr_next(attr)) {
+    if (mnl_attr_get_payload_len(attr) != len) continue;
+    if (mnl_attr_get_type(attr) == IFA_LOCAL) local = mnl_attr_get_payload(attr);
+    if (mnl_attr_get_type(attr) == IFA_ADDRESS) address = mnl_attr_get_payload(attr);
+  }
+  const void* a = local ? local : address;
+  const bool have = a != nullptr;
+  if (have) std::memcpy(e.addr.data(), a, len);
+  if (have) d->out.push_back(e);
+  return MNL_CB_OK;
+}
+
+}  // namespace
+
+std::vector<AddressEntry> Netlink::list_addresses(int ifindex) {
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  AddressEntry any;
+  any.family = AF_UNSPEC;
+  AddrDump d{ifindex, {}};
+  int err = request(addr_msg(buf, RTM_GETADDR, NLM_F_DUMP, any), parse_addr, &d);
+  if (err) throw make_error("list addresses", where_, err);
+  return std::move(d.out);
+}
+
+void Netlink::add_address(const AddressEntry& a) {
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  int err = request(addr_msg(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, a), nullptr, nullptr);
+  if (err) throw make_error("add address", where_, err);
+}
+
+void Netlink::delete_address(const AddressEntry& a) {
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  int err = request(addr_msg(buf, RTM_DELADDR, 0, a), nullptr, nullptr);
+  if (err) throw make_error("delete address", where_, err);
 }
 
 }  // namespace lcp::io

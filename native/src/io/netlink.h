@@ -26,6 +26,15 @@ struct LinkDetails {
   uint32_t flags = 0;   // IFF_*
 };
 
+// An interface address as RTM_NEWADDR gives it (AF_INET or AF_INET6).
+struct AddressEntry {
+  int ifindex = 0;
+  uint8_t family = 0;
+  uint8_t prefixlen = 0;
+  uint8_t scope = 0;  // RT_SCOPE_*
+  std::array<uint8_t, 16> addr{};
+};
+
 class Netlink {
  public:
   // `where` names the netns in messages (see netns_label()).
@@ -45,6 +54,12 @@ class Netlink {
   std::string get_alias(const std::string& name) { return get_link(name).alias; }
   void set_promisc(const std::string& name, bool on);
   void delete_link(const std::string& name);
+
+  // Addresses of one device (a dump, filtered here: not every kernel filters).
+  std::vector<AddressEntry> list_addresses(int ifindex);
+  // Add (replacing one with the same address) or delete `a` on a.ifindex.
+  void add_address(const AddressEntry& a);
+  void delete_address(const AddressEntry& a);
 
  private:
   // Send `nlh` and read until the ack (or error); `on_msg` sees each data
