@@ -10,7 +10,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 
 import { DEFAULT_CONCURRENT_RECONCILES } from './agent/agent.js';
-import { DEFAULT_LEASE_NAMESPACE } from './agent/cluster-status.js';
+import { DEFAULT_LEASE_NAMESPACE } from './api/lease.js';
 
 import { startStandalone } from './agent/standalone.js';
 import { makeLogger } from './agent/log.js';

@@ -17,6 +17,7 @@ import type {
   TraceRecord,
   WatchOptions,
 } from './types.js';
+import { VLAN } from './limits.js';
 import { ValidationError, checkCidr, checkIfName, checkIp, checkMac, checkMtu, checkNetns } from './validate.js';
 
 export * from './types.js';
@@ -71,7 +72,7 @@ export class Dataplane {
    */
   addSubPort(parent: number, vlan: number, opts: { tpid?: 'dot1q' | 'dot1ad' } = {}): PortInfo {
     if (!Number.isInteger(parent) || parent < 0) throw new ValidationError(`parent: a port index, got ${parent}`);
-    if (!Number.isInteger(vlan) || vlan < 1 || vlan > 4094) throw new ValidationError(`vlan: 1..4094, got ${vlan}`);
+    if (!Number.isInteger(vlan) || vlan < VLAN.min || vlan > VLAN.max) throw new ValidationError(`vlan: ${VLAN.min}..${VLAN.max}, got ${vlan}`);
     const tpid = opts.tpid ?? 'dot1q';
     if (tpid !== 'dot1q' && tpid !== 'dot1ad') throw new ValidationError(`tpid: 'dot1q' or 'dot1ad', got ${String(tpid)}`);
     return toPortInfo(this.native.addSubPort(parent, vlan, tpid === 'dot1q' ? 0x8100 : 0x88a8));

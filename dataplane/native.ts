@@ -150,6 +150,8 @@ interface Addon {
   NativeDataplane: new (opts: { workers?: number; buffersPerWorker?: number; rxRingSize?: number; rxRing?: string; ownerTag?: string }) => NativeDataplane;
   errorNames: string[];
   host: NativeHost;
+  /** native/src/core/limits.h, for the test that holds dataplane/limits.ts equal to it. */
+  limits: { mtu: { min: number; max: number }; ifNameMax: number; netnsNameMax: number; vlan: { min: number; max: number } };
 }
 
 function findAddon(): string {

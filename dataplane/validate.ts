@@ -2,6 +2,8 @@
 // checks again (never trust), but here the messages name the field.
 import { isIP } from 'node:net';
 
+import { IFNAME_MAX, MTU, NETNS_NAME_MAX } from './limits.js';
+
 export class ValidationError extends Error {
   constructor(message: string) {
     super(message);
@@ -10,21 +12,21 @@ export class ValidationError extends Error {
 }
 
 // Linux IFNAMSIZ is 16 including the NUL; no '/', ':' or whitespace.
-const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+const IFNAME = new RegExp(`^[A-Za-z0-9_.-]{1,${IFNAME_MAX}}$`);
 // Netns names are file names under /run/netns: no separators, no '..'.
-const NETNS = /^[A-Za-z0-9_.-]{1,64}$/;
+const NETNS = new RegExp(`^[A-Za-z0-9_.-]{1,${NETNS_NAME_MAX}}$`);
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
 export function checkIfName(field: string, name: string): string {
   if (!IFNAME.test(name) || name === '.' || name === '..')
-    throw new ValidationError(`${field}: '${name}' is not a valid interface name (1-15 of A-Z a-z 0-9 _ . -)`);
+    throw new ValidationError(`${field}: '${name}' is not a valid interface name (1-${IFNAME_MAX} of A-Z a-z 0-9 _ . -)`);
   return name;
 }
 
 export function checkNetns(field: string, name: string | undefined): string {
   if (name === undefined || name === '') return '';
   if (!NETNS.test(name) || name === '.' || name === '..')
-    throw new ValidationError(`${field}: '${name}' is not a valid netns name (1-64 of A-Z a-z 0-9 _ . -)`);
+    throw new ValidationError(`${field}: '${name}' is not a valid netns name (1-${NETNS_NAME_MAX} of A-Z a-z 0-9 _ . -)`);
   return name;
 }
 
@@ -36,8 +38,8 @@ export function checkMac(field: string, mac: string): string {
 }
 
 export function checkMtu(field: string, mtu: number): number {
-  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 9000)
-    throw new ValidationError(`${field}: MTU must be an integer in 68..9000, got ${mtu}`);
+  if (!Number.isInteger(mtu) || mtu < MTU.min || mtu > MTU.max)
+    throw new ValidationError(`${field}: MTU must be an integer in ${MTU.min}..${MTU.max}, got ${mtu}`);
   return mtu;
 }
 

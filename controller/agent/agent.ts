@@ -11,11 +11,12 @@ import { netlinkHost, type Host } from '../../dataplane/host.js';
 import type { Condition } from '../api/kube-schema.js';
 import { GROUP_VERSION } from '../api/kube-schema.js';
 import type { NodeDataplane } from '../api/node-dataplane.js';
-import { WorkQueue, type Outcome } from '../k8s/work-queue.js';
+import { Controller, type ReconcileCounts } from '../k8s/controller.js';
+import type { Outcome } from '../k8s/work-queue.js';
 import type { QueueMetrics, ReconcileObserver } from '../metrics/hooks.js';
 import type { DesiredStateSource, NodeIdentity, SourceChange } from './desired.js';
 import { nodeDesired, type NodeDesired } from './node-desired.js';
-import { nodeStatus } from './node-status.js';
+import { nodeConditions, nodeStatus, type ConditionInputs } from './node-status.js';
 import { NODE_KEY, PairReconciler, pairKey } from './pair-reconciler.js';
 import type { AgentContext } from './pair-scope.js';
 import { defaultSettings, resolveSettings, type NodeSettings } from './selection.js';
@@ -59,14 +60,13 @@ export function ownerTagFor(node: string): string {
 
 export class Agent {
   readonly dp: Dataplane;
-  private readonly queue: WorkQueue<string>;
+  private readonly controller: Controller<string>;
   private readonly reconciler: PairReconciler;
   private readonly ctx: AgentContext;
   private settings: NodeSettings;
   private settingsConflict: string[] = [];
   private desiredCache: NodeDesired | undefined;
   private readonly firstPass = new Set<string>();
-  private running: Promise<void> = Promise.resolve();
   private readonly timers: NodeJS.Timeout[] = [];
   /** Keys the queue hands out at once. */
   readonly concurrency: number;
@@ -93,15 +93,23 @@ export class Agent {
       watches: new Map(),
       claims: new Map(),
     };
-    this.queue = new WorkQueue<string>({ baseDelayMs: opts.retryBaseMs ?? 200, maxDelayMs: opts.retryMaxMs ?? 30_000, metrics: opts.metrics?.queue });
     this.reconciler = new PairReconciler({
       ctx: this.ctx,
       log: opts.log,
       desired: () => this.desired(),
-      retries: (key) => this.queue.numRequeues(key),
-      onStatus: () => this.statusListeners.forEach((f) => f()),
-      metrics: opts.metrics?.reconcile,
+      retries: (key) => this.controller.queue.numRequeues(key),
+      onStatus: () => this.statusChanged(),
       concurrency: this.concurrency,
+    });
+    this.controller = new Controller<string>({
+      workers: this.concurrency,
+      reconcile: async (key: string): Promise<Outcome> => {
+        const outcome = await this.reconciler.handle(key);
+        this.firstPass.delete(key);
+        return outcome;
+      },
+      queue: { baseDelayMs: opts.retryBaseMs ?? 200, maxDelayMs: opts.retryMaxMs ?? 30_000, metrics: opts.metrics?.queue },
+      metrics: opts.metrics?.reconcile,
     });
   }
 
@@ -132,13 +140,8 @@ export class Agent {
   private begin(): void {
     const keys = [NODE_KEY, ...[...this.desired().pairs.keys()].map(pairKey)];
     keys.forEach((k) => this.firstPass.add(k));
-    const handler = async (key: string): Promise<Outcome> => {
-      const outcome = await this.reconciler.handle(key);
-      this.firstPass.delete(key);
-      return outcome;
-    };
-    this.running = this.queue.run(this.concurrency, handler);
-    keys.forEach((k) => this.queue.add(k));
+    this.controller.start();
+    keys.forEach((k) => this.controller.enqueue(k));
     const every = (ms: number, fn: () => void): void => {
       const t = setInterval(fn, ms);
       t.unref();
@@ -165,13 +168,13 @@ export class Agent {
       const moved = watchKey(before) !== watchKey(this.settings) || before.defaultNetns !== this.settings.defaultNetns;
       if (moved) return this.enqueueAll(); // every pair may have another netns or watch options
     }
-    change.pairs.forEach((n) => this.queue.add(pairKey(n)));
-    this.queue.add(NODE_KEY);
+    change.pairs.forEach((n) => this.controller.enqueue(pairKey(n)));
+    this.controller.enqueue(NODE_KEY);
   }
 
   private enqueueAll(): void {
-    this.queue.add(NODE_KEY);
-    for (const n of new Set([...this.desired().pairs.keys(), ...this.reconciler.entries.keys(), ...this.ctx.claims.keys()])) this.queue.add(pairKey(n));
+    this.controller.enqueue(NODE_KEY);
+    for (const n of new Set([...this.desired().pairs.keys(), ...this.reconciler.entries.keys(), ...this.ctx.claims.keys()])) this.controller.enqueue(pairKey(n));
   }
 
   private desired(): NodeDesired {
@@ -188,7 +191,35 @@ export class Agent {
       const d = this.dp.drift(w.netns, 0);
       total += d.routes.missing + d.routes.extra + d.routes.different;
     }
+    if (total === this.driftRoutes) return;
     this.driftRoutes = total;
+    this.statusChanged();
+  }
+
+  /**
+   * The node's conditions move only here, when what they are computed from
+   * changed (a reconcile ended, the drift moved): their transition times are
+   * state, and reading the status must not change it.
+   */
+  private statusChanged(): void {
+    this.conditions = nodeConditions(this.conditionInputs(new Date()), this.conditions);
+    this.statusListeners.forEach((f) => f());
+  }
+
+  private conditionInputs(now: Date): ConditionInputs {
+    const desired = this.desired();
+    return {
+      now,
+      dataplaneOpen: !this.stopped,
+      firstSyncDone: this.firstSyncDone,
+      pendingSizing: pendingSizing(this.openedWith, this.settings),
+      configError: this.opts.source.error(),
+      settingsConflict: this.settingsConflict,
+      settingsFrom: this.settings.from,
+      pairs: [...this.reconciler.entries.values()].filter((e) => desired.pairs.has(e.name)),
+      watches: this.dp.mirrorStatus(),
+      driftRoutes: this.driftRoutes,
+    };
   }
 
   /** Called after every reconcile (for status writers and tests). */
@@ -219,43 +250,31 @@ export class Agent {
     return { ...this.settings, conflict: [...this.settingsConflict] };
   }
 
-  get metrics(): PairReconciler['metrics'] {
-    return this.reconciler.metrics;
+  get metrics(): ReconcileCounts {
+    return this.controller.counts;
   }
 
-  /** The node's NodeDataplane, as the cluster mode will server-side-apply it and `lcp show pairs` prints it. */
+  /** The node's NodeDataplane, as the cluster mode will server-side-apply it and `lcp show pairs` prints it. A pure read. */
   nodeDataplane(now = new Date()): NodeDataplane {
     const dp = this.dp;
     const fib = dp.tables().flatMap((table) => ([4, 6] as const).map((family) => ({ table, family, routes: dp.routeCount(table, family) })));
     const rewrites = dp.adjacencies().filter((a) => a.kind === 'rewrite' && a.nextHop);
-    const desired = this.desired();
-    const sizing = pendingSizing(this.openedWith, this.settings);
     const status = nodeStatus(
       {
-        now,
+        ...this.conditionInputs(now),
         agentVersion: AGENT_VERSION,
         startTime: this.state.startTime,
         restartCount: this.state.restartCount,
-        dataplaneOpen: !this.stopped,
-        firstSyncDone: this.firstSyncDone,
-        pendingSizing: sizing,
-        configError: this.opts.source.error(),
-        settingsConflict: this.settingsConflict,
-        settingsFrom: this.settings.from,
-        pairs: [...this.reconciler.entries.values()].filter((e) => desired.pairs.has(e.name)),
         ports: dp.ports(),
         fib,
         neighbors: {
           ip4: rewrites.filter((a) => !a.nextHop!.includes(':')).length,
           ip6: rewrites.filter((a) => a.nextHop!.includes(':')).length,
         },
-        watches: dp.mirrorStatus(),
-        driftRoutes: this.driftRoutes,
         counters: dp.counters(),
       },
       this.conditions,
     );
-    this.conditions = status.conditions ?? [];
     return { apiVersion: GROUP_VERSION, kind: 'NodeDataplane', metadata: { name: this.opts.node.name }, status };
   }
 
@@ -265,8 +284,7 @@ export class Agent {
     this.stopped = true;
     this.timers.forEach((t) => clearInterval(t));
     await this.opts.source.stop();
-    this.queue.shutDown();
-    await this.running;
+    await this.controller.stop();
     this.dp.close();
     this.state.close();
     this.opts.log.info({ node: this.opts.node.name }, 'agent stopped');

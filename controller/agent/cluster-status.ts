@@ -6,12 +6,12 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 
+import { agentLeaseName } from '../api/lease.js';
 import type { NodeDataplane } from '../api/node-dataplane.js';
 import { ApiError, applyObject, clusterPath, rawRequest } from '../k8s/raw.js';
+import { microTime } from '../k8s/time.js';
 
 export const AGENT_FIELD_MANAGER = 'kube-lcp-agent';
-/** Namespace of the heartbeat Leases unless told otherwise. */
-export const DEFAULT_LEASE_NAMESPACE = 'kube-lcp';
 
 export interface StatusWriterOptions {
   kc: KubeConfig;
@@ -27,12 +27,6 @@ export interface StatusWriterOptions {
   leaseDurationSeconds?: number;
 }
 
-/** metav1.MicroTime: RFC 3339 with exactly six fractional digits. */
-export function microTime(d: Date): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
-
-export const leaseName = (node: string): string => `kube-lcp-agent-${node}`.slice(0, 253);
 
 export class StatusWriter {
   private dirty = true;
@@ -121,7 +115,7 @@ export class StatusWriter {
     const lease = {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: leaseName(node), namespace },
+      metadata: { name: agentLeaseName(node), namespace },
       spec: { holderIdentity: node, leaseDurationSeconds: this.o.leaseDurationSeconds ?? 40, acquireTime: this.acquired, renewTime: now },
     };
     const path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases/${encodeURIComponent(lease.metadata.name)}`;

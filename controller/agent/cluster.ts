@@ -5,16 +5,16 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 
+import { DEFAULT_LEASE_NAMESPACE } from '../api/lease.js';
 import type { ControlServer } from '../control/server.js';
 import { EventRecorder } from '../k8s/events.js';
 import type { AgentEndpoint } from '../metrics/agent-endpoint.js';
 import { Agent } from './agent.js';
 import { ClusterSource } from './cluster-source.js';
-import { AGENT_FIELD_MANAGER, DEFAULT_LEASE_NAMESPACE, StatusWriter } from './cluster-status.js';
+import { AGENT_FIELD_MANAGER, StatusWriter } from './cluster-status.js';
 import { PairEvents } from './pair-events.js';
 import { agentStartOptions, serveAgent } from './serve.js';
 
-export { DEFAULT_LEASE_NAMESPACE };
 
 export interface ClusterAgentOptions {
   kc: KubeConfig;

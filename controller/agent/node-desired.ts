@@ -4,8 +4,9 @@
 // outcome does not depend on the order of the file or of events). Pure.
 import type { DesiredSnapshot, NodeIdentity } from './desired.js';
 import { desiredPair, type DesiredPair } from './pair-scope.js';
-import type { FailureReason } from './reasons.js';
-import { pairSelectsNode, type NodeSettings } from './selection.js';
+import { FailureReason } from '../conditions/reasons.js';
+import { pairSelectsNode } from '../api/selectors.js';
+import type { NodeSettings } from './selection.js';
 
 export interface NodeDesired {
   pairs: Map<string, DesiredPair>;
@@ -31,9 +32,9 @@ export function nodeDesired(snapshot: DesiredSnapshot, node: NodeIdentity, setti
     const portOwner = ports.get(pk);
     const mirrorOwner = mirrors.get(mk);
     if (portOwner !== undefined) {
-      conflicts.set(name, { reason: 'PortInUse', message: `port ${d.port.name}${d.port.netns ? `@${d.port.netns}` : ''} is already claimed by pair ${portOwner}` });
+      conflicts.set(name, { reason: FailureReason.PortInUse, message: `port ${d.port.name}${d.port.netns ? `@${d.port.netns}` : ''} is already claimed by pair ${portOwner}` });
     } else if (mirrorOwner !== undefined) {
-      conflicts.set(name, { reason: 'NameConflict', message: `mirror ${d.mirror.name}${d.mirror.netns ? `@${d.mirror.netns}` : ''} is already claimed by pair ${mirrorOwner}` });
+      conflicts.set(name, { reason: FailureReason.NameConflict, message: `mirror ${d.mirror.name}${d.mirror.netns ? `@${d.mirror.netns}` : ''} is already claimed by pair ${mirrorOwner}` });
     } else {
       ports.set(pk, name);
       mirrors.set(mk, name);

@@ -2,9 +2,11 @@
 // NodeDataplane status from observations (pair entries, dataplane dumps,
 // mirror status). The agent gathers the inputs; nothing here touches them.
 import type { Condition } from '../api/kube-schema.js';
-import type { NodeDataplaneStatus } from '../api/node-dataplane.js';
+import type { NodeDataplaneStatus, PairEntry } from '../api/node-dataplane.js';
 import type { Counters, MirrorStatus, PortInfo } from '../../dataplane/dataplane.js';
-import { failureReason, isReady, setCondition, type ConditionInput, type PairEntry } from './pair-status.js';
+import { condition as cond, setConditions, type ConditionInput } from '../conditions/conditions.js';
+import { ConditionType as T, NodeReason as R } from '../conditions/reasons.js';
+import { failureReason, isReady } from './pair-status.js';
 
 export interface NodeInputs {
   now: Date;
@@ -32,45 +34,54 @@ export interface NodeInputs {
   counters: Pick<Counters, 'ports' | 'errors'>;
 }
 
-const cond = (type: string, status: Condition['status'], reason: string, message: string): ConditionInput => ({ type, status, reason, message });
+/** What the node's conditions are computed from (cheap to gather: no dumps). */
+export type ConditionInputs = Pick<
+  NodeInputs,
+  'now' | 'dataplaneOpen' | 'firstSyncDone' | 'pendingSizing' | 'configError' | 'settingsConflict' | 'settingsFrom' | 'pairs' | 'watches' | 'driftRoutes'
+>;
 
 export function dataplaneReadyCondition(i: Pick<NodeInputs, 'dataplaneOpen' | 'pendingSizing'>): ConditionInput {
-  if (!i.dataplaneOpen) return cond('DataplaneReady', 'False', 'NotRunning', 'the dataplane is not open');
-  if (i.pendingSizing) return cond('DataplaneReady', 'True', 'RestartPending', `running; ${i.pendingSizing} takes effect when the agent restarts`);
-  return cond('DataplaneReady', 'True', 'Running', 'the dataplane is running');
+  if (!i.dataplaneOpen) return cond(T.DataplaneReady, 'False', R.NotRunning, 'the dataplane is not open');
+  if (i.pendingSizing) return cond(T.DataplaneReady, 'True', R.RestartPending, `running; ${i.pendingSizing} takes effect when the agent restarts`);
+  return cond(T.DataplaneReady, 'True', R.Running, 'the dataplane is running');
 }
 
 export function mirrorInSyncCondition(i: Pick<NodeInputs, 'watches' | 'driftRoutes'>): ConditionInput {
   const gone = i.watches.filter((w) => w.state === 'netns-gone' || w.state === 'stopped');
-  if (gone.length > 0) return cond('MirrorInSync', 'False', 'NetnsGone', `netns ${gone.map((w) => w.netns || '(host)').join(', ')} no longer exists`);
+  if (gone.length > 0) return cond(T.MirrorInSync, 'False', R.NetnsGone, `netns ${gone.map((w) => w.netns || '(host)').join(', ')} no longer exists`);
   const syncing = i.watches.filter((w) => w.state !== 'synced');
-  if (syncing.length > 0) return cond('MirrorInSync', 'False', 'Syncing', `netns ${syncing.map((w) => w.netns || '(host)').join(', ')} still syncing`);
-  if ((i.driftRoutes ?? 0) > 0) return cond('MirrorInSync', 'False', 'Drift', `${i.driftRoutes} routes differ between Linux and the dataplane`);
-  if (i.watches.length === 0) return cond('MirrorInSync', 'True', 'NothingToMirror', 'no mirror netns is watched');
-  return cond('MirrorInSync', 'True', 'Synced', `${i.watches.length} netns in sync`);
+  if (syncing.length > 0) return cond(T.MirrorInSync, 'False', R.Syncing, `netns ${syncing.map((w) => w.netns || '(host)').join(', ')} still syncing`);
+  if ((i.driftRoutes ?? 0) > 0) return cond(T.MirrorInSync, 'False', R.Drift, `${i.driftRoutes} routes differ between Linux and the dataplane`);
+  // Routes the drift check cannot compare (an encap, an MPLS via, an FDB nexthop): Linux forwards them, we do not.
+  const unsupported = i.watches.filter((w) => w.routesUnsupported > 0);
+  if (unsupported.length > 0)
+    return cond(T.MirrorInSync, 'False', R.UnsupportedRoutes,
+      `${unsupported.map((w) => `${w.routesUnsupported} in netns ${w.netns || '(host)'}`).join(', ')}: kernel routes the dataplane cannot forward as Linux would (encap, MPLS via, FDB nexthop); see kube_lcp_mirror_routes_unsupported`);
+  if (i.watches.length === 0) return cond(T.MirrorInSync, 'True', R.NothingToMirror, 'no mirror netns is watched');
+  return cond(T.MirrorInSync, 'True', R.Synced, `${i.watches.length} netns in sync`);
 }
 
 export function configValidCondition(i: Pick<NodeInputs, 'configError'>): ConditionInput {
-  if (i.configError) return cond('ConfigValid', 'False', 'Invalid', `${i.configError} (the last good config stays in force)`);
-  return cond('ConfigValid', 'True', 'Loaded', 'the desired state was accepted');
+  if (i.configError) return cond(T.ConfigValid, 'False', R.Invalid, `${i.configError} (the last good config stays in force)`);
+  return cond(T.ConfigValid, 'True', R.Loaded, 'the desired state was accepted');
 }
 
 export function settingsResolvedCondition(i: Pick<NodeInputs, 'settingsConflict' | 'settingsFrom'>): ConditionInput {
   if (i.settingsConflict.length > 0)
-    return cond('SettingsResolved', 'False', 'Conflict',
+    return cond(T.SettingsResolved, 'False', R.Conflict,
       `LinuxControlPlanes ${i.settingsConflict.join(', ')} select this node with the same priority; not merged, previous settings kept`);
-  if (i.settingsFrom) return cond('SettingsResolved', 'True', 'Resolved', `settings from LinuxControlPlane ${i.settingsFrom}`);
-  return cond('SettingsResolved', 'True', 'Defaults', 'no LinuxControlPlane selects this node: defaults');
+  if (i.settingsFrom) return cond(T.SettingsResolved, 'True', R.Resolved, `settings from LinuxControlPlane ${i.settingsFrom}`);
+  return cond(T.SettingsResolved, 'True', R.Defaults, 'no LinuxControlPlane selects this node: defaults');
 }
 
 export function nodeReadyCondition(i: Pick<NodeInputs, 'dataplaneOpen' | 'firstSyncDone' | 'pairs'>): ConditionInput {
-  if (!i.dataplaneOpen) return cond('Ready', 'False', 'DataplaneNotReady', 'the dataplane is not open');
-  if (!i.firstSyncDone) return cond('Ready', 'False', 'Starting', 'the first reconcile of every pair has not finished');
+  if (!i.dataplaneOpen) return cond(T.Ready, 'False', R.DataplaneNotReady, 'the dataplane is not open');
+  if (!i.firstSyncDone) return cond(T.Ready, 'False', R.Starting, 'the first reconcile of every pair has not finished');
   const notReady = i.pairs.filter((p) => !isReady(p));
   if (notReady.length > 0)
-    return cond('Ready', 'False', 'PairsNotReady', `${notReady.length} of ${i.pairs.length} pairs not ready: ${notReady.slice(0, 5).map((p) => p.name).join(', ')}`);
-  if (i.pairs.length === 0) return cond('Ready', 'True', 'NoPairs', 'no pair selects this node');
-  return cond('Ready', 'True', 'AllPairsReady', `${i.pairs.length} pairs ready`);
+    return cond(T.Ready, 'False', R.PairsNotReady, `${notReady.length} of ${i.pairs.length} pairs not ready: ${notReady.slice(0, 5).map((p) => p.name).join(', ')}`);
+  if (i.pairs.length === 0) return cond(T.Ready, 'True', R.NoPairs, 'no pair selects this node');
+  return cond(T.Ready, 'True', R.AllPairsReady, `${i.pairs.length} pairs ready`);
 }
 
 export function degradedCondition(i: Pick<NodeInputs, 'pairs' | 'configError' | 'settingsConflict' | 'watches'>): ConditionInput {
@@ -78,25 +89,23 @@ export function degradedCondition(i: Pick<NodeInputs, 'pairs' | 'configError' | 
     const r = failureReason(p);
     return r ? [`${p.name}: ${r}`] : [];
   });
-  if (i.configError) return cond('Degraded', 'True', 'ConfigInvalid', i.configError);
-  if (i.settingsConflict.length > 0) return cond('Degraded', 'True', 'SettingsConflict', `tie between ${i.settingsConflict.join(', ')}`);
-  if (failed.length > 0) return cond('Degraded', 'True', 'PairsFailed', failed.slice(0, 5).join('; '));
-  if (i.watches.some((w) => w.state === 'netns-gone')) return cond('Degraded', 'True', 'NetnsGone', 'a watched netns disappeared');
-  return cond('Degraded', 'False', 'AsExpected', 'nothing failed');
+  if (i.configError) return cond(T.Degraded, 'True', R.ConfigInvalid, i.configError);
+  if (i.settingsConflict.length > 0) return cond(T.Degraded, 'True', R.SettingsConflict, `tie between ${i.settingsConflict.join(', ')}`);
+  if (failed.length > 0) return cond(T.Degraded, 'True', R.PairsFailed, failed.slice(0, 5).join('; '));
+  if (i.watches.some((w) => w.state === 'netns-gone')) return cond(T.Degraded, 'True', R.NetnsGone, 'a watched netns disappeared');
+  return cond(T.Degraded, 'False', R.AsExpected, 'nothing failed');
 }
 
-export function nodeConditions(i: NodeInputs, prev: readonly Condition[]): Condition[] {
-  let out = [...prev];
-  for (const c of [
+export function nodeConditions(i: ConditionInputs, prev: readonly Condition[]): Condition[] {
+  const conditions = [
     dataplaneReadyCondition(i),
     mirrorInSyncCondition(i),
     configValidCondition(i),
     settingsResolvedCondition(i),
     nodeReadyCondition(i),
     degradedCondition(i),
-  ])
-    out = setCondition(out, c, i.now);
-  return out;
+  ];
+  return setConditions(prev, conditions, i.now);
 }
 
 function mirrorSummary(i: NodeInputs): NonNullable<NodeDataplaneStatus['mirror']> {

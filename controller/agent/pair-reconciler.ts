@@ -9,12 +9,12 @@ import { Semaphore } from 'async-mutex';
 import type { Logger } from 'pino';
 
 import type { Outcome } from '../k8s/work-queue.js';
-import type { ReconcileObserver } from '../metrics/hooks.js';
 import { deleteOwnedLink, ownedLinks } from './owned.js';
 import { portKey, type NodeDesired } from './node-desired.js';
 import { pairPhases, releasePort, restorePort, type Phase } from './pair-phases.js';
 import { newScope, type AgentContext, type PairScope } from './pair-scope.js';
-import { pairEntry, type PairEntry } from './pair-status.js';
+import type { PairEntry } from '../api/node-dataplane.js';
+import { pairEntry } from './pair-status.js';
 import { classify } from './reasons.js';
 
 export const NODE_KEY = 'node';
@@ -30,16 +30,8 @@ export interface ReconcilerDeps {
   /** Something in status may have changed. */
   onStatus(): void;
   now?: () => Date;
-  /** controller-runtime's reconcile metrics (total by result, errors, time, active workers). */
-  metrics?: ReconcileObserver;
   /** How many keys the queue hands out at once (its worker count); default 1. */
   concurrency?: number;
-}
-
-export interface ReconcileMetrics {
-  done: number;
-  requeue: number;
-  error: number;
 }
 
 async function runPhases(scope: PairScope, phases: Phase[]): Promise<Outcome> {
@@ -58,7 +50,6 @@ async function runPhases(scope: PairScope, phases: Phase[]): Promise<Outcome> {
 
 export class PairReconciler {
   readonly entries = new Map<string, PairEntry>();
-  readonly metrics: ReconcileMetrics = { done: 0, requeue: 0, error: 0 };
   private seq = 0;
   /**
    * Pairs reconcile side by side (each takes one unit; the queue never hands
@@ -75,35 +66,9 @@ export class PairReconciler {
     this.gate = new Semaphore(this.concurrency);
   }
 
-  /** The queue's handler: reconcile, then the one switch that counts each outcome. */
-  readonly handle = async (key: string): Promise<Outcome> => {
-    const observer = this.deps.metrics;
-    // Back to the event loop between keys: a reconcile whose calls all answer at once (a
-    // resync of pairs already in place) awaits nothing real, so hundreds in a row would run
-    // as one microtask chain and starve the control socket, probes and status writes.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    let started = 0;
-    const outcome = await this.gate.runExclusive(async () => {
-      observer?.started();
-      started = performance.now();
-      return this.reconcile(key);
-    }, key === NODE_KEY ? this.concurrency : 1);
-    const seconds = (performance.now() - started) / 1000;
-    switch (true) {
-      case 'error' in outcome:
-        this.metrics.error += 1; // the queue retries with per-key backoff
-        observer?.finished('error', seconds);
-        break;
-      case 'requeueAfterMs' in outcome:
-        this.metrics.requeue += 1; // the queue sets a timer (0: at once, controller-runtime's plain requeue)
-        observer?.finished(outcome.requeueAfterMs > 0 ? 'requeue_after' : 'requeue', seconds);
-        break;
-      default:
-        this.metrics.done += 1; // the queue forgets the key's failures
-        observer?.finished('success', seconds);
-    }
-    return outcome;
-  };
+  /** The controller's reconcile: a pair takes one unit of the gate, the node key all of them. */
+  readonly handle = (key: string): Promise<Outcome> =>
+    this.gate.runExclusive(() => this.reconcile(key), key === NODE_KEY ? this.concurrency : 1);
 
   async reconcile(key: string): Promise<Outcome> {
     this.seq += 1;

@@ -2,31 +2,11 @@
 // take what the phases observed and return conditions; they never call the
 // dataplane, the kernel or an API. Their wording is the user-facing contract
 // (reasons are CamelCase words programs match on; messages are for humans).
-import type { Condition } from '../api/kube-schema.js';
-import type { NodeDataplaneStatus } from '../api/node-dataplane.js';
+import type { PairEntry } from '../api/node-dataplane.js';
+import { condition as cond, failureReason as readyFailure, isTrue, setConditions, type ConditionInput } from '../conditions/conditions.js';
+import { ConditionType as T, PairReason as R } from '../conditions/reasons.js';
 import type { PairObservation } from './pair-scope.js';
-import { bounded, type PhaseName } from './reasons.js';
-
-export type PairEntry = NonNullable<NodeDataplaneStatus['pairs']>[number];
-export type ConditionStatus = Condition['status'];
-/** A condition before it gets its transition time. */
-export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
-
-/** Replaces (or adds) a condition; the transition time only moves when the status does (metav1 semantics). */
-export function setCondition(list: readonly Condition[], c: ConditionInput, now: Date): Condition[] {
-  const prev = list.find((x) => x.type === c.type);
-  const lastTransitionTime = prev && prev.status === c.status ? prev.lastTransitionTime : now.toISOString();
-  const next: Condition = { ...c, message: bounded(c.message), lastTransitionTime };
-  return prev ? list.map((x) => (x.type === c.type ? next : x)) : [...list, next];
-}
-
-const cond = (type: string, status: ConditionStatus, reason: string, message: string, gen: number): ConditionInput => ({
-  type,
-  status,
-  reason,
-  message,
-  observedGeneration: gen,
-});
+import type { PhaseName } from './reasons.js';
 
 function failedIn(obs: PairObservation, phases: PhaseName[]): boolean {
   return obs.failure !== undefined && phases.includes(obs.failure.phase);
@@ -34,32 +14,32 @@ function failedIn(obs: PairObservation, phases: PhaseName[]): boolean {
 
 export function portAttachedCondition(obs: PairObservation): ConditionInput {
   const g = obs.generation;
-  if (failedIn(obs, ['ensurePort'])) return cond('PortAttached', 'False', obs.failure!.reason, obs.failure!.message, g);
-  if (!obs.port) return cond('PortAttached', 'Unknown', 'Pending', 'the port has not been reconciled yet', g);
-  return cond('PortAttached', 'True', 'Attached', `netdev ${obs.port.name} is dataplane port ${obs.port.index} (${obs.port.driver})`, g);
+  if (failedIn(obs, ['ensurePort'])) return cond(T.PortAttached, 'False', obs.failure!.reason, obs.failure!.message, g);
+  if (!obs.port) return cond(T.PortAttached, 'Unknown', R.Pending, 'the port has not been reconciled yet', g);
+  return cond(T.PortAttached, 'True', R.Attached, `netdev ${obs.port.name} is dataplane port ${obs.port.index} (${obs.port.driver})`, g);
 }
 
 export function mirrorReadyCondition(obs: PairObservation): ConditionInput {
   const g = obs.generation;
-  if (failedIn(obs, ['ensureMirror'])) return cond('MirrorReady', 'False', obs.failure!.reason, obs.failure!.message, g);
-  if (!obs.pair || !obs.link) return cond('MirrorReady', 'Unknown', 'WaitingForPort', 'the mirror is made once the port is attached', g);
-  const how = obs.pair.adopted ? 'Adopted' : 'Created';
-  return cond('MirrorReady', 'True', how, `${obs.pair.mirrorKind} ${obs.link.name} (ifindex ${obs.link.ifindex}) ${how.toLowerCase()}`, g);
+  if (failedIn(obs, ['ensureMirror'])) return cond(T.MirrorReady, 'False', obs.failure!.reason, obs.failure!.message, g);
+  if (!obs.pair || !obs.link) return cond(T.MirrorReady, 'Unknown', R.WaitingForPort, 'the mirror is made once the port is attached', g);
+  const how = obs.pair.adopted ? R.Adopted : R.Created;
+  return cond(T.MirrorReady, 'True', how, `${obs.pair.mirrorKind} ${obs.link.name} (ifindex ${obs.link.ifindex}) ${how.toLowerCase()}`, g);
 }
 
 export function hostConfigCondition(obs: PairObservation): ConditionInput {
   const g = obs.generation;
-  if (failedIn(obs, ['ensureWatch', 'applyHostConfig'])) return cond('HostConfigApplied', 'False', obs.failure!.reason, obs.failure!.message, g);
-  if (!obs.hostConfigured) return cond('HostConfigApplied', 'Unknown', 'WaitingForMirror', 'host config is applied once the mirror exists', g);
-  return cond('HostConfigApplied', 'True', 'Applied', 'declared addresses are on the mirror', g);
+  if (failedIn(obs, ['ensureWatch', 'applyHostConfig'])) return cond(T.HostConfigApplied, 'False', obs.failure!.reason, obs.failure!.message, g);
+  if (!obs.hostConfigured) return cond(T.HostConfigApplied, 'Unknown', R.WaitingForMirror, 'host config is applied once the mirror exists', g);
+  return cond(T.HostConfigApplied, 'True', R.Applied, 'declared addresses are on the mirror', g);
 }
 
 export function readyCondition(obs: PairObservation): ConditionInput {
   const g = obs.generation;
-  if (obs.failure) return cond('Ready', 'False', obs.failure.reason, obs.failure.message, g);
+  if (obs.failure) return cond(T.Ready, 'False', obs.failure.reason, obs.failure.message, g);
   const ok = obs.port && obs.link && obs.hostConfigured && obs.watching;
-  if (!ok) return cond('Ready', 'False', 'Reconciling', 'not all phases have run yet', g);
-  return cond('Ready', 'True', 'Ready', `port ${obs.port!.name} and mirror ${obs.link!.name} are paired`, g);
+  if (!ok) return cond(T.Ready, 'False', R.Reconciling, 'not all phases have run yet', g);
+  return cond(T.Ready, 'True', R.Ready, `port ${obs.port!.name} and mirror ${obs.link!.name} are paired`, g);
 }
 
 export type LinkState = NonNullable<PairEntry['portState']>;
@@ -76,9 +56,7 @@ export function mirrorState(obs: PairObservation): LinkState {
 
 /** The whole entry; `prev` keeps the transition times of conditions whose status did not change. */
 export function pairEntry(name: string, obs: PairObservation, prev: PairEntry | undefined, retries: number, now: Date): PairEntry {
-  let conditions: Condition[] = prev?.conditions ? [...prev.conditions] : [];
-  for (const c of [portAttachedCondition(obs), mirrorReadyCondition(obs), hostConfigCondition(obs), readyCondition(obs)])
-    conditions = setCondition(conditions, c, now);
+  const conditions = setConditions(prev?.conditions, [portAttachedCondition(obs), mirrorReadyCondition(obs), hostConfigCondition(obs), readyCondition(obs)], now);
   const entry: PairEntry = {
     name,
     observedGeneration: obs.generation,
@@ -99,11 +77,10 @@ export function pairEntry(name: string, obs: PairObservation, prev: PairEntry | 
 }
 
 export function isReady(entry: PairEntry): boolean {
-  return entry.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  return isTrue(entry.conditions, T.Ready);
 }
 
 /** A pair that failed (as opposed to one still converging). */
 export function failureReason(entry: PairEntry): string | undefined {
-  const r = entry.conditions?.find((c) => c.type === 'Ready');
-  return r && r.status === 'False' && r.reason !== 'Reconciling' ? r.reason : undefined;
+  return readyFailure(entry.conditions);
 }

@@ -2,17 +2,8 @@
 // Errors from the dataplane and the host (netlink) are classified by the
 // phase they happened in and their errno code, never by parsing prose.
 import { ValidationError } from '../../dataplane/validate.js';
-
-export type FailureReason =
-  | 'PortNotFound'
-  | 'NetnsNotFound'
-  | 'NameConflict'
-  | 'PortInUse'
-  | 'DriverUnavailable'
-  | 'InvalidSpec'
-  | 'HostConfigFailed'
-  | 'WatchFailed'
-  | 'DataplaneError';
+import { bounded } from '../conditions/conditions.js';
+import { FailureReason } from '../conditions/reasons.js';
 
 export type PhaseName = 'ensurePort' | 'ensureMirror' | 'ensureWatch' | 'applyHostConfig' | 'setUp' | 'release';
 
@@ -20,14 +11,6 @@ export interface Failure {
   reason: FailureReason;
   message: string;
   phase: PhaseName;
-}
-
-/** Condition messages and lastError are bounded (the schema allows 1024; logs stay readable). */
-export const MAX_MESSAGE = 512;
-
-export function bounded(text: string): string {
-  const oneLine = text.replace(/\s+/g, ' ').trim();
-  return oneLine.length <= MAX_MESSAGE ? oneLine : `${oneLine.slice(0, MAX_MESSAGE - 3)}...`;
 }
 
 /** A failure a phase names itself (e.g. a conflict it detected). */
@@ -50,26 +33,26 @@ export function classify(e: unknown, phase: PhaseName, driver: string): Failure 
   const message = bounded(e instanceof Error ? e.message : String(e));
   const at = (reason: FailureReason): Failure => ({ reason, message, phase });
   if (e instanceof PhaseError) return at(e.reason);
-  if (e instanceof ValidationError) return at('InvalidSpec');
+  if (e instanceof ValidationError) return at(FailureReason.InvalidSpec);
   const code = codeOf(e);
-  if (code === 'ENOENT') return at('NetnsNotFound');
+  if (code === 'ENOENT') return at(FailureReason.NetnsNotFound);
   switch (phase) {
     case 'ensurePort':
-      if (code === 'ENODEV') return at('PortNotFound');
+      if (code === 'ENODEV') return at(FailureReason.PortNotFound);
       // An AF_XDP socket the kernel or the NIC refuses: the netdev is there, the driver is not.
-      if (driver === 'af_xdp' && code !== undefined) return at('DriverUnavailable');
-      if (/already a port/.test(message)) return at('PortInUse');
-      return at('DataplaneError');
+      if (driver === 'af_xdp' && code !== undefined) return at(FailureReason.DriverUnavailable);
+      if (/already a port/.test(message)) return at(FailureReason.PortInUse);
+      return at(FailureReason.DataplaneError);
     case 'ensureMirror':
-      if (code === 'EEXIST' || /already pairs port/.test(message)) return at('NameConflict');
+      if (code === 'EEXIST' || /already pairs port/.test(message)) return at(FailureReason.NameConflict);
       // The dataplane refuses a tap on a point-to-point port and the reverse.
-      if (/needs a (tap|tun) mirror|mirror kind/.test(message)) return at('InvalidSpec');
-      return at('DataplaneError');
+      if (/needs a (tap|tun) mirror|mirror kind/.test(message)) return at(FailureReason.InvalidSpec);
+      return at(FailureReason.DataplaneError);
     case 'ensureWatch':
-      return at('WatchFailed');
+      return at(FailureReason.WatchFailed);
     case 'applyHostConfig':
-      return at('HostConfigFailed');
+      return at(FailureReason.HostConfigFailed);
     default:
-      return at('DataplaneError');
+      return at(FailureReason.DataplaneError);
   }
 }

@@ -1,40 +1,7 @@
-// Which pairs and which LinuxControlPlane settings apply to this node. Pure.
-import type { InterfacePair } from '../api/interface-pair.js';
-import type { LinuxControlPlane, LinuxControlPlaneSpec } from '../api/linux-control-plane.js';
+// Which LinuxControlPlane settings apply to this node. Pure.
+import type { LinuxControlPlane } from '../api/linux-control-plane.js';
+import { selectorMatches } from '../api/selectors.js';
 import type { NodeIdentity } from './desired.js';
-
-type LabelSelector = NonNullable<LinuxControlPlaneSpec['nodeSelector']>;
-
-/** metav1.LabelSelector semantics: every term must hold; an empty selector matches everything. */
-export function selectorMatches(sel: LabelSelector | undefined, labels: Record<string, string>): boolean {
-  if (!sel) return true;
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const e of sel.matchExpressions ?? []) {
-    const has = Object.hasOwn(labels, e.key);
-    const value = has ? labels[e.key] : undefined;
-    const values = e.values ?? [];
-    switch (e.operator) {
-      case 'In':
-        if (value === undefined || !values.includes(value)) return false;
-        break;
-      case 'NotIn':
-        if (value !== undefined && values.includes(value)) return false;
-        break;
-      case 'Exists':
-        if (!has) return false;
-        break;
-      case 'DoesNotExist':
-        if (has) return false;
-        break;
-    }
-  }
-  return true;
-}
-
-export function pairSelectsNode(pair: InterfacePair, node: NodeIdentity): boolean {
-  if (pair.spec.nodeName !== undefined) return pair.spec.nodeName === node.name;
-  return pair.spec.nodeSelector !== undefined && selectorMatches(pair.spec.nodeSelector, node.labels);
-}
 
 /** The node's control-plane settings, with defaults filled in. */
 export interface NodeSettings {

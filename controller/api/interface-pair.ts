@@ -1,6 +1,7 @@
 // InterfacePair (lip): one dataplane port and its kernel mirror, on the nodes
 // it selects. Written by users (spec) and by the cluster controller alone
 // (status: the per-node results aggregated).
+import { MTU } from '../../dataplane/limits.js';
 import {
   conditionsSchema,
   ifNameSchema,
@@ -63,7 +64,7 @@ const mirrorSchema = {
       enum: ['tap', 'tun'],
       description: 'tap for a multi-point (Ethernet) port, tun for a point-to-point one; default: from the port.',
     },
-    mtu: { ...mtuSchema, description: "MTU of the mirror, applied to the port too (68-9000); default: the port's." },
+    mtu: { ...mtuSchema, description: `MTU of the mirror, applied to the port too (${MTU.min}-${MTU.max}); default: the port's.` },
     mac: { ...macSchema, description: "Unicast MAC of a tap mirror, xx:xx:xx:xx:xx:xx; default: the port's." },
   },
   'x-kubernetes-validations': [

@@ -5,6 +5,8 @@
 // the agent's own validation all read these same objects.
 import type { ExtendedJSONSchema, FromExtendedSchema } from 'json-schema-to-ts';
 
+import { IFNAME_MAX, MTU, NETNS_NAME_MAX } from '../../dataplane/limits.js';
+
 /** One CEL rule (apiextensions.k8s.io/v1 ValidationRule). */
 export interface CelRule {
   readonly rule: string;
@@ -47,7 +49,7 @@ export const GROUP_VERSION = `${API_GROUP}/${API_VERSION}` as const;
 export const ifNameSchema = {
   type: 'string',
   minLength: 1,
-  maxLength: 15,
+  maxLength: IFNAME_MAX,
   pattern: '^[A-Za-z0-9_.-]+$',
   'x-kubernetes-validations': [{ rule: "self != '.' && self != '..'", message: "must not be '.' or '..'" }],
 } as const satisfies KubeSchema;
@@ -57,7 +59,7 @@ export const ifNameSchema = {
 export const netnsSchema = {
   type: 'string',
   minLength: 1,
-  maxLength: 64,
+  maxLength: NETNS_NAME_MAX,
   pattern: '^[A-Za-z0-9_.-]+$',
   'x-kubernetes-validations': [{ rule: "self != '.' && self != '..'", message: "must not be '.' or '..'" }],
 } as const satisfies KubeSchema;
@@ -76,7 +78,7 @@ export const macSchema = {
 } as const satisfies KubeSchema;
 
 /** What the dataplane's buffers carry (dataplane/validate.ts checkMtu). */
-export const mtuSchema = { type: 'integer', minimum: 68, maximum: 9000 } as const satisfies KubeSchema;
+export const mtuSchema = { type: 'integer', minimum: MTU.min, maximum: MTU.max } as const satisfies KubeSchema;
 
 /** An RFC 1123 subdomain, as Kubernetes names nodes. */
 export const nodeNameSchema = {

@@ -148,6 +148,8 @@ export const nodeDataplaneSchema = {
 } as const satisfies KubeSchema;
 
 export type NodeDataplaneStatus = FromKubeSchema<typeof nodeDataplaneStatusSchema>;
+/** One pair's entry in a node's status. */
+export type PairEntry = NonNullable<NodeDataplaneStatus['pairs']>[number];
 export interface NodeDataplane {
   apiVersion: 'lcp.kubelcp.io/v1alpha1';
   kind: 'NodeDataplane';

@@ -9,11 +9,10 @@
 // a lease seen for the first time (controller start, new agent): then its own
 // renewTime is believed, capped at now, so an agent dead for an hour is stale
 // at once instead of getting a fresh grace period from every new leader.
+import { AGENT_LEASE_PREFIX } from '../api/lease.js';
 import type { Clock } from '../k8s/backoff.js';
 import { realClock } from '../k8s/backoff.js';
 import type { AgentLiveness } from './pair-aggregate.js';
-
-export const AGENT_LEASE_PREFIX = 'kube-lcp-agent-';
 
 export interface AgentLease {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string };

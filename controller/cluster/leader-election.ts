@@ -14,7 +14,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 
-import { microTime } from '../agent/cluster-status.js';
+import { microTime } from '../k8s/time.js';
 import { ApiError, rawRequest } from '../k8s/raw.js';
 
 export interface LeaseSpec {

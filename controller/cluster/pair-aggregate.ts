@@ -4,9 +4,9 @@
 // Nothing here calls the API; the wording of reasons and messages is the
 // user-facing contract, so it is unit-tested here.
 import type { InterfacePairStatus } from '../api/interface-pair.js';
-import type { Condition } from '../api/kube-schema.js';
-import { failureReason, setCondition, type ConditionInput, type PairEntry } from '../agent/pair-status.js';
-import { bounded } from '../agent/reasons.js';
+import type { PairEntry } from '../api/node-dataplane.js';
+import { bounded, condition as cond, failureReason, findCondition, setConditions, type ConditionInput } from '../conditions/conditions.js';
+import { ClusterReason as R, ConditionType as T, type StaleReason } from '../conditions/reasons.js';
 
 /** Whether a node's agent is alive, from its heartbeat Lease. */
 export type AgentLiveness = 'alive' | 'expired' | 'missing';
@@ -24,7 +24,7 @@ export type NodeState =
   | { node: string; state: 'ready' }
   | { node: string; state: 'progressing'; why: string }
   | { node: string; state: 'failed'; reason: string; message: string }
-  | { node: string; state: 'stale'; reason: 'NodeAgentMissing' | 'StaleNodeStatus'; message: string };
+  | { node: string; state: 'stale'; reason: StaleReason; message: string };
 
 export interface AggregateInput {
   generation: number;
@@ -46,15 +46,15 @@ export function nodeState(n: MatchedNode, generation: number): NodeState {
   if (n.agent !== 'alive') {
     // "Missing" is an agent that never reported; one that did and went quiet is stale.
     return n.agent === 'missing' && !n.reported
-      ? { node, state: 'stale', reason: 'NodeAgentMissing', message: 'no kube-lcp agent has reported from this node' }
-      : { node, state: 'stale', reason: 'StaleNodeStatus', message: "the node's agent heartbeat expired: its last report is not trusted" };
+      ? { node, state: 'stale', reason: R.NodeAgentMissing, message: 'no kube-lcp agent has reported from this node' }
+      : { node, state: 'stale', reason: R.StaleNodeStatus, message: "the node's agent heartbeat expired: its last report is not trusted" };
   }
   const e = n.entry;
   if (!e) return { node, state: 'progressing', why: 'not reported yet' };
   if ((e.observedGeneration ?? 0) !== generation) return { node, state: 'progressing', why: `at generation ${e.observedGeneration ?? 0}` };
-  const ready = e.conditions?.find((c) => c.type === 'Ready');
+  const ready = findCondition(e.conditions, T.Ready);
   if (ready?.status === 'True' && (ready.observedGeneration ?? generation) === generation) return { node, state: 'ready' };
-  const failed = failureReason(e);
+  const failed = failureReason(e.conditions);
   if (failed) return { node, state: 'failed', reason: failed, message: bounded(ready?.message ?? e.lastError ?? failed) };
   return { node, state: 'progressing', why: ready?.reason ?? 'reconciling' };
 }
@@ -65,14 +65,6 @@ const names = (xs: readonly NodeState[], detail: (s: NodeState) => string = (s) 
 };
 
 const withReason = (s: NodeState): string => (s.state === 'failed' || s.state === 'stale' ? `${s.node} (${s.reason})` : s.node);
-
-const cond = (type: string, status: Condition['status'], reason: string, message: string, generation: number): ConditionInput => ({
-  type,
-  status,
-  reason,
-  message,
-  observedGeneration: generation,
-});
 
 export function aggregatePairStatus(i: AggregateInput): InterfacePairStatus {
   const g = i.generation;
@@ -91,26 +83,25 @@ export function aggregatePairStatus(i: AggregateInput): InterfacePairStatus {
   if (progressing.length) notReady.push(`progressing: ${names(progressing)}`);
 
   let readyCond: ConditionInput;
-  if (matched === 0) readyCond = cond('Ready', 'True', 'NoMatchingNodes', 'the pair selects no node (not an error)', g);
-  else if (ready.length === matched) readyCond = cond('Ready', 'True', 'AllNodesReady', `${matched} of ${matched} nodes ready at generation ${g}`, g);
+  if (matched === 0) readyCond = cond(T.Ready, 'True', R.NoMatchingNodes, 'the pair selects no node (not an error)', g);
+  else if (ready.length === matched) readyCond = cond(T.Ready, 'True', R.AllNodesReady, `${matched} of ${matched} nodes ready at generation ${g}`, g);
   else
-    readyCond = cond('Ready', 'False', 'PartiallyReady', `${ready.length} of ${matched} nodes ready at generation ${g}; ${notReady.join('; ')}`, g);
+    readyCond = cond(T.Ready, 'False', R.PartiallyReady, `${ready.length} of ${matched} nodes ready at generation ${g}; ${notReady.join('; ')}`, g);
 
   const progressingCond =
     progressing.length > 0
-      ? cond('Progressing', 'True', 'NodesProgressing', `${progressing.length} of ${matched} nodes converging on generation ${g}: ${names(progressing)}`, g)
-      : cond('Progressing', 'False', 'Converged', matched === 0 ? 'no node to converge' : `no node is still converging on generation ${g}`, g);
+      ? cond(T.Progressing, 'True', R.NodesProgressing, `${progressing.length} of ${matched} nodes converging on generation ${g}: ${names(progressing)}`, g)
+      : cond(T.Progressing, 'False', R.Converged, matched === 0 ? 'no node to converge' : `no node is still converging on generation ${g}`, g);
 
-  const missing = stale.filter((s) => s.reason === 'NodeAgentMissing');
-  const expired = stale.filter((s) => s.reason === 'StaleNodeStatus');
+  const missing = stale.filter((s) => s.reason === R.NodeAgentMissing);
+  const expired = stale.filter((s) => s.reason === R.StaleNodeStatus);
   let degradedCond: ConditionInput;
-  if (failed.length) degradedCond = cond('Degraded', 'True', 'SomeNodesFailed', `${failed.length} of ${matched} nodes failed: ${names(failed, (s) => `${s.node} (${s.state === 'failed' ? `${s.reason}: ${s.message}` : ''})`)}`, g);
-  else if (missing.length) degradedCond = cond('Degraded', 'True', 'NodeAgentMissing', `no agent on ${missing.length} of ${matched} nodes: ${names(missing)}`, g);
-  else if (expired.length) degradedCond = cond('Degraded', 'True', 'StaleNodeStatus', `agent heartbeat expired on ${expired.length} of ${matched} nodes: ${names(expired)}`, g);
-  else degradedCond = cond('Degraded', 'False', 'NoFailures', 'no selected node reports a failure', g);
+  if (failed.length) degradedCond = cond(T.Degraded, 'True', R.SomeNodesFailed, `${failed.length} of ${matched} nodes failed: ${names(failed, (s) => `${s.node} (${s.state === 'failed' ? `${s.reason}: ${s.message}` : ''})`)}`, g);
+  else if (missing.length) degradedCond = cond(T.Degraded, 'True', R.NodeAgentMissing, `no agent on ${missing.length} of ${matched} nodes: ${names(missing)}`, g);
+  else if (expired.length) degradedCond = cond(T.Degraded, 'True', R.StaleNodeStatus, `agent heartbeat expired on ${expired.length} of ${matched} nodes: ${names(expired)}`, g);
+  else degradedCond = cond(T.Degraded, 'False', R.NoFailures, 'no selected node reports a failure', g);
 
-  let conditions: Condition[] = i.prev?.conditions ? [...i.prev.conditions] : [];
-  for (const c of [readyCond, progressingCond, degradedCond]) conditions = setCondition(conditions, c, i.now);
+  const conditions = setConditions(i.prev?.conditions, [readyCond, progressingCond, degradedCond], i.now);
 
   // The sample: failures first (what to fix), then silent agents; by node name within each.
   const failingNodes = [...failed, ...stale].slice(0, i.sampleSize ?? DEFAULT_SAMPLE).map((s) => ({

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { InterfacePair, InterfacePairStatus } from '../api/interface-pair.js';
 import { GROUP_VERSION } from '../api/kube-schema.js';
 import type { NodeDataplane } from '../api/node-dataplane.js';
-import { pairSelectsNode } from '../agent/selection.js';
+import { pairSelectsNode } from '../api/selectors.js';
 import type { EventRecorder } from '../k8s/events.js';
 import { ApiError, applyObject, clusterPath } from '../k8s/raw.js';
 import { conditionTransitions } from '../k8s/transitions.js';

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 
-import { microTime } from '../agent/cluster-status.js';
+import { microTime } from './time.js';
 import { rawRequest } from './raw.js';
 
 /**

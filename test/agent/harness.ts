@@ -10,7 +10,7 @@ import { ownerTagFor } from '../../controller/agent/agent.js';
 import { deleteOwnedLink, ownedLinks } from '../../controller/agent/owned.js';
 import { netlinkHost } from '../../dataplane/host.js';
 import { makeLogger, silentLogger } from '../../controller/agent/log.js';
-import type { PairEntry } from '../../controller/agent/pair-status.js';
+import type { PairEntry } from '../../controller/api/node-dataplane.js';
 import { buildStandaloneLab, standaloneConfig, type StandaloneLab } from '../../controller/lab/standalone.js';
 import { eventually, sh } from '../../controller/lab/netns.js';
 

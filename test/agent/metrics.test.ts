@@ -77,18 +77,24 @@ describeRoot('metrics and health endpoint', () => {
     endpoint = undefined;
     await h.cleanup();
   });
-
-  it('exposes the documented series, with port, punt and reconcile values that match known traffic', async () => {
+  /** One pair, an agent with a metrics endpoint, the pair Ready. */
+  const startReady = async () => {
     await h.build(1);
     h.write(h.configText());
-    endpoint = await AgentEndpoint.open({ host: '127.0.0.1', port: 0 }, 'file', DEFAULT_CONCURRENT_RECONCILES);
-    await h.start({ endpoint });
+    const e = await AgentEndpoint.open({ host: '127.0.0.1', port: 0 }, 'file', DEFAULT_CONCURRENT_RECONCILES);
+    endpoint = e;
+    await h.start({ endpoint: e });
     const p = h.lab.peers[0]!;
     await h.waitReady(p.pair);
+    return { p, e };
+  };
+
+  it('exposes the documented series, with port, punt and reconcile values that match known traffic', async () => {
+    const { p, e } = await startReady();
     expect(await eventually(() => h.agent.dp.mirrorStatus().some((w) => w.netns === h.lab.linux && w.state === 'synced'), 10_000)).toBe(true);
     const port = { port: p.portDev, netns: h.lab.dut, pair: p.pair };
 
-    const before = await scrape(endpoint);
+    const before = await scrape(e);
     // Every documented series is there, and every kube-lcp, workqueue and controller-runtime family is documented.
     const docs = documented();
     expect(docs.length).toBeGreaterThan(30);
@@ -102,7 +108,7 @@ describeRoot('metrics and health endpoint', () => {
     const count = 5;
     const out = await nsx(p.ns, 'ping', ['-c', String(count), '-i', '0.2', '-W', '2', p.gw4]);
     expect(out).toContain(`${count} received`);
-    const after = await scrape(endpoint);
+    const after = await scrape(e);
     const delta = (name: string, labels: Record<string, string>): number => sample(after, name, labels) - sample(before, name, labels);
 
     expect(delta('kube_lcp_errors_total', { reason: 'punt_receive' })).toBe(count);
@@ -139,6 +145,19 @@ describeRoot('metrics and health endpoint', () => {
     expect(sample(after, 'workqueue_depth', { ...q, priority: '' })).toBeGreaterThanOrEqual(0);
     // Process metrics of the agent's own registry.
     expect(after.types.get('process_cpu_user_seconds_total')).toBe('counter');
+  });
+
+  it('says when Linux has routes the dataplane cannot forward: a gauge per netns and MirrorInSync=False', async () => {
+    const { p, e } = await startReady();
+    const unsupported = async (): Promise<number> => sample(await scrape(e), 'kube_lcp_mirror_routes_unsupported', { netns: h.lab.linux });
+    expect(await eventually(async () => (await unsupported()) === 0, 10_000)).toBe(true);
+    // An IP-in-IP encap route: Linux forwards it; the dataplane has no encap, so it must not claim to.
+    await nsx(h.lab.linux, 'ip', ['route', 'add', '10.202.0.0/16', 'encap', 'ip', 'id', '5', 'dst', p.v4, 'dev', p.mirror]);
+    expect(await eventually(async () => (await unsupported()) === 1, 10_000)).toBe(true);
+    expect(await h.nodeCondition('MirrorInSync')).toMatchObject({ status: 'False', reason: 'UnsupportedRoutes' });
+    await nsx(h.lab.linux, 'ip', ['route', 'del', '10.202.0.0/16']);
+    expect(await eventually(async () => (await unsupported()) === 0, 10_000)).toBe(true);
+    expect(await h.nodeCondition('MirrorInSync')).toMatchObject({ status: 'True' });
   });
 
   it('counts a failing pair as reconcile errors and queue retries', async () => {

@@ -44,6 +44,11 @@ describe('node conditions', () => {
     expect(mirrorInSyncCondition({ watches: [watch('netns-gone')] })).toMatchObject({ status: 'False', reason: 'NetnsGone' });
     expect(mirrorInSyncCondition({ watches: [watch('synced')], driftRoutes: 4 })).toMatchObject({ status: 'False', reason: 'Drift', message: '4 routes differ between Linux and the dataplane' });
   });
+  it('MirrorInSync is False when Linux has routes the dataplane cannot forward, though none differ', () => {
+    const c = mirrorInSyncCondition({ watches: [watch('synced', { routesUnsupported: 2 })], driftRoutes: 0 });
+    expect(c).toMatchObject({ status: 'False', reason: 'UnsupportedRoutes' });
+    expect(c.message).toMatch(/^2 in netns linux: kernel routes the dataplane cannot forward/);
+  });
   it('ConfigValid reports a refused config and that the last good one stays', () => {
     expect(configValidCondition({})).toMatchObject({ status: 'True', reason: 'Loaded' });
     const c = configValidCondition({ configError: 'document 2: bad' });

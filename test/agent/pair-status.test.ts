@@ -9,7 +9,6 @@ import {
   portAttachedCondition,
   portState,
   readyCondition,
-  setCondition,
 } from '../../controller/agent/pair-status.js';
 import type { PairInfo, PortInfo } from '../../dataplane/dataplane.js';
 import type { HostLink } from '../../dataplane/host.js';
@@ -26,27 +25,6 @@ const failed = (reason: 'PortNotFound' | 'NameConflict' | 'HostConfigFailed', ph
 });
 const t0 = new Date('2026-01-01T00:00:00Z');
 const t1 = new Date('2026-01-01T00:01:00Z');
-
-describe('setCondition', () => {
-  it('keeps the transition time while the status stays the same', () => {
-    const a = setCondition([], { type: 'Ready', status: 'False', reason: 'PortNotFound', message: 'x' }, t0);
-    const b = setCondition(a, { type: 'Ready', status: 'False', reason: 'NetnsNotFound', message: 'y' }, t1);
-    expect(b).toHaveLength(1);
-    expect(b[0]).toMatchObject({ reason: 'NetnsNotFound', lastTransitionTime: t0.toISOString() });
-  });
-
-  it('moves the transition time when the status changes', () => {
-    const a = setCondition([], { type: 'Ready', status: 'False', reason: 'PortNotFound', message: 'x' }, t0);
-    const b = setCondition(a, { type: 'Ready', status: 'True', reason: 'Ready', message: 'ok' }, t1);
-    expect(b[0]?.lastTransitionTime).toBe(t1.toISOString());
-  });
-
-  it('bounds messages to one line of at most 512 characters', () => {
-    const [c] = setCondition([], { type: 'Ready', status: 'False', reason: 'X', message: `a\nb${'z'.repeat(2000)}` }, t0);
-    expect(c!.message.length).toBeLessThanOrEqual(512);
-    expect(c!.message).not.toContain('\n');
-  });
-});
 
 describe('portAttachedCondition', () => {
   it('is True naming the netdev, index and driver', () => {

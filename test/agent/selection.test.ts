@@ -2,7 +2,8 @@
 import type { InterfacePair } from '../../controller/api/interface-pair.js';
 import type { LinuxControlPlane } from '../../controller/api/linux-control-plane.js';
 import { nodeDesired } from '../../controller/agent/node-desired.js';
-import { defaultSettings, pairSelectsNode, resolveSettings, selectorMatches } from '../../controller/agent/selection.js';
+import { defaultSettings, resolveSettings } from '../../controller/agent/selection.js';
+import { pairSelectsNode, selectorMatches } from '../../controller/api/selectors.js';
 
 const node = { name: 'n1', labels: { role: 'edge', zone: 'a' } };
 const lcp = (name: string, priority?: number, matchLabels?: Record<string, string>): LinuxControlPlane => ({

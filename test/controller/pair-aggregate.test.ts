@@ -1,7 +1,7 @@
 // The InterfacePair status the cluster controller writes, as a pure function
 // of the matched nodes, their NodeDataplane entries and agent liveness.
 import type { Condition } from '../../controller/api/kube-schema.js';
-import type { PairEntry } from '../../controller/agent/pair-status.js';
+import type { PairEntry } from '../../controller/api/node-dataplane.js';
 import { aggregatePairStatus, nodeState, type MatchedNode } from '../../controller/cluster/pair-aggregate.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 import { startClusterAgent, type RunningClusterAgent } from '../../controller/agent/cluster.js';
-import { AGENT_FIELD_MANAGER, leaseName } from '../../controller/agent/cluster-status.js';
+import { AGENT_FIELD_MANAGER } from '../../controller/agent/cluster-status.js';
+import { agentLeaseName } from '../../controller/api/lease.js';
 import { netlinkHost } from '../../dataplane/host.js';
 import { ownerMark } from '../../controller/agent/owned.js';
 import { ownerTagFor } from '../../controller/agent/agent.js';
@@ -27,7 +28,7 @@ const run = uniqueSuffix();
 const node = `node-x-${run}`;
 const namespace = `kube-lcp-${run}`;
 const lcpPath = (plural: string, name?: string, sub?: string): string => clusterPath('lcp.kubelcp.io', 'v1alpha1', plural, name, sub);
-const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${leaseName(node)}`;
+const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${agentLeaseName(node)}`;
 
 interface Lease {
   spec?: { holderIdentity?: string; renewTime?: string };

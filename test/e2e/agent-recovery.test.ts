@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 import { ownerTagFor } from '../../controller/agent/agent.js';
-import { leaseName } from '../../controller/agent/cluster-status.js';
+import { agentLeaseName } from '../../controller/api/lease.js';
 import { netlinkHost } from '../../dataplane/host.js';
 import { ownedLinks } from '../../controller/agent/owned.js';
 import { ask } from '../../controller/control/client.js';
@@ -37,7 +37,7 @@ const N = 30;
 /** Spare port netdevs for pairs made later. */
 const SPARE = 4;
 const lcpPath = (plural: string, name?: string, sub?: string): string => clusterPath('lcp.kubelcp.io', 'v1alpha1', plural, name, sub);
-const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${leaseName(node)}`;
+const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${agentLeaseName(node)}`;
 
 interface Lease {
   spec?: { renewTime?: string };

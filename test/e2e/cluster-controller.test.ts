@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 import { startClusterAgent, type RunningClusterAgent } from '../../controller/agent/cluster.js';
-import { AGENT_FIELD_MANAGER, leaseName } from '../../controller/agent/cluster-status.js';
+import { AGENT_FIELD_MANAGER } from '../../controller/agent/cluster-status.js';
+import { agentLeaseName } from '../../controller/api/lease.js';
 import { netlinkHost } from '../../dataplane/host.js';
 import { makeLogger, silentLogger } from '../../controller/agent/log.js';
 import type { InterfacePair } from '../../controller/api/interface-pair.js';
@@ -105,7 +106,7 @@ describeRoot('cluster controller', () => {
     // Both agents have reported once (NodeDataplane and heartbeat Lease): until then a node
     // has no agent as far as anyone can tell, which the controller would rightly say.
     const reported = async (node: string): Promise<boolean> =>
-      (await rawRequest(kc, 'GET', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${leaseName(node)}`).then(() => true, () => false)) &&
+      (await rawRequest(kc, 'GET', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${agentLeaseName(node)}`).then(() => true, () => false)) &&
       (await rawRequest(kc, 'GET', lcpPath('nodedataplanes', node)).then(() => true, () => false));
     if (!(await eventually(async () => (await reported(nodeA)) && (await reported(nodeB)), 30_000, 100))) throw new Error('agents did not report');
     await startController('replica-1');

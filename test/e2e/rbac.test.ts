@@ -17,7 +17,8 @@ import { parse, parseAllDocuments } from 'yaml';
 
 import { startClusterAgent, type RunningClusterAgent } from '../../controller/agent/cluster.js';
 import { CONTROLLER_LEASE, startClusterController, type RunningClusterController } from '../../controller/cluster/controller.js';
-import { AGENT_FIELD_MANAGER, leaseName } from '../../controller/agent/cluster-status.js';
+import { AGENT_FIELD_MANAGER } from '../../controller/agent/cluster-status.js';
+import { agentLeaseName } from '../../controller/api/lease.js';
 import { netlinkHost } from '../../dataplane/host.js';
 import { makeLogger, silentLogger } from '../../controller/agent/log.js';
 import type { InterfacePair } from '../../controller/api/interface-pair.js';
@@ -99,8 +100,8 @@ const NEEDED: Attrs[] = [
   { verb: 'create', group: GROUP, resource: 'nodedataplanes', name: node },
   { verb: 'patch', group: GROUP, resource: 'nodedataplanes', name: node },
   { verb: 'patch', group: GROUP, resource: 'nodedataplanes', subresource: 'status', name: node },
-  { verb: 'create', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: leaseName(node) },
-  { verb: 'patch', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: leaseName(node) },
+  { verb: 'create', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: agentLeaseName(node) },
+  { verb: 'patch', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: agentLeaseName(node) },
   // pair-events.ts: Events about cluster-scoped pairs live in "default".
   { verb: 'create', group: 'events.k8s.io', resource: 'events', namespace: 'default' },
 ];
@@ -128,11 +129,11 @@ const DENIED: Attrs[] = [
   { verb: 'create', resource: 'events', namespace: NS },
   { verb: 'create', resource: 'namespaces' },
   { verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace: NS, name: SA },
-  { verb: 'delete', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: leaseName(node) },
-  { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: leaseName(node) },
-  { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: leaseName(node) },
+  { verb: 'delete', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: agentLeaseName(node) },
+  { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: agentLeaseName(node) },
+  { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: agentLeaseName(node) },
   { verb: 'create', group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-system' },
-  { verb: 'patch', group: 'coordination.k8s.io', resource: 'leases', namespace: 'default', name: leaseName(node) },
+  { verb: 'patch', group: 'coordination.k8s.io', resource: 'leases', namespace: 'default', name: agentLeaseName(node) },
   { verb: 'create', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' },
   { verb: 'escalate', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
   { verb: 'bind', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
@@ -170,8 +171,8 @@ const CONTROLLER_DENIED: Attrs[] = [
   { verb: 'list', group: GROUP, resource: 'linuxcontrolplanes' },
   { verb: 'patch', resource: 'nodes', name: node },
   { verb: 'get', resource: 'nodes', name: node },
-  { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: leaseName(node) },
-  { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: leaseName(node) },
+  { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: agentLeaseName(node) },
+  { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: agentLeaseName(node) },
   { verb: 'patch', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: CONTROLLER_LEASE },
   { verb: 'delete', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: CONTROLLER_LEASE },
   { verb: 'create', group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-system' },
@@ -406,7 +407,7 @@ describe('manifests: least-privilege RBAC for the agent and the cluster controll
     let controller: RunningClusterController | undefined;
     const dir = mkdtempSync(join(tmpdir(), 'lcp-agent-rbac-'));
     const cleanups: (() => Promise<unknown>)[] = [];
-    const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${leaseName(node)}`;
+    const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${agentLeaseName(node)}`;
 
     beforeAll(async () => {
       lab = await buildStandaloneLab(1);

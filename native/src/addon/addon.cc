@@ -16,6 +16,7 @@
 
 #include "addon/convert.h"
 #include "addon/host.h"
+#include "core/limits.h"
 #include "dataplane/dataplane.h"
 #include "io/kernel_guard.h"
 #include "io/netns.h"
@@ -319,7 +320,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
   Napi::Value AddSubPort(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const uint32_t parent = arg_uint(info, 0, "parent");
-      const uint32_t vlan = arg_uint(info, 1, "vlan", 4094);
+      const uint32_t vlan = arg_uint(info, 1, "vlan", limits::kVlanMax);
       const uint32_t tpid = info.Length() > 2 ? arg_uint(info, 2, "tpid", 0xffff) : 0x8100;
       return port_object(info.Env(), dp(info.Env()).add_sub_port(parent, uint16_t(vlan), uint16_t(tpid)));
     });
@@ -338,7 +339,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
       Napi::Object o = arg_object(info, 1, "port settings");
       PortPatch patch;
       patch.up = get_bool(o, "up");
-      if (auto mtu = get_uint(o, "mtu", 68, 9000)) patch.mtu = uint16_t(*mtu);
+      if (auto mtu = get_uint(o, "mtu", limits::kMtuMin, limits::kMtuMax)) patch.mtu = uint16_t(*mtu);
       const std::string mac = get_string(o, "mac", false);
       if (!mac.empty()) patch.mac = parse_mac(mac);
       patch.table = get_uint(o, "table", 0, 0xffffffffu);
@@ -380,7 +381,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
       spec.name = get_string(o, "name");
       spec.netns = get_string(o, "netns", false);
       spec.kind = get_string(o, "kind", false);
-      if (auto mtu = get_uint(o, "mtu", 68, 9000)) spec.mtu = uint16_t(*mtu);
+      if (auto mtu = get_uint(o, "mtu", limits::kMtuMin, limits::kMtuMax)) spec.mtu = uint16_t(*mtu);
       const std::string mac = get_string(o, "mac", false);
       if (!mac.empty()) spec.mac = parse_mac(mac);
       return port_object(info.Env(), dp(info.Env()).create_pair(port, spec));
@@ -764,6 +765,18 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeDataplane", NativeDataplane::Init(env));
   exports.Set("host", host_object(env));
+  Napi::Object lim = Napi::Object::New(env);
+  auto range = [&](uint32_t min, uint32_t max) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("min", min);
+    r.Set("max", max);
+    return r;
+  };
+  lim.Set("mtu", range(limits::kMtuMin, limits::kMtuMax));
+  lim.Set("ifNameMax", double(limits::kIfNameMax));
+  lim.Set("netnsNameMax", double(limits::kNetnsNameMax));
+  lim.Set("vlan", range(limits::kVlanMin, limits::kVlanMax));
+  exports.Set("limits", lim);
   Napi::Array names = Napi::Array::New(env);
   for (size_t e = 1; e < size_t(Error::Count); ++e) names.Set(uint32_t(e - 1), kErrorNames[e]);
   exports.Set("errorNames", names);

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/limits.h"
 #include "dataplane/io_factory.h"
 #include "graph/graph.h"
 #include "xdp/fast_path.h"
@@ -314,7 +315,8 @@ void Dataplane::set_port_locked(Port& p, const PortPatch& patch) {
   const uint32_t index = p.index;
   if (patch.table) table_slot(*patch.table);  // validate before changing anything
   if (patch.mtu) {
-    if (*patch.mtu < 68 || *patch.mtu > 9000) throw std::invalid_argument("mtu must be 68..9000");
+    if (*patch.mtu < limits::kMtuMin || *patch.mtu > limits::kMtuMax)
+      throw std::invalid_argument("mtu must be " + std::to_string(limits::kMtuMin) + ".." + std::to_string(limits::kMtuMax));
     if (!p.is_sub()) {  // a sub-port's MTU is ours only
       set_netdev_mtu(p.name, p.netns, *patch.mtu);
       if (std::unique_ptr<io::RxQueue> old = p.io->fit_rx(*patch.mtu)) {
@@ -546,7 +548,8 @@ PortView Dataplane::add_sub_port(uint32_t parent, uint16_t vlan, uint16_t tpid) 
 }
 
 Dataplane::Port& Dataplane::add_sub_port_locked(uint32_t parent, uint16_t vlan, uint16_t tpid) {
-  if (vlan < 1 || vlan > 4094) throw std::invalid_argument("vlan must be 1..4094");
+  if (vlan < limits::kVlanMin || vlan > limits::kVlanMax)
+    throw std::invalid_argument("vlan must be " + std::to_string(limits::kVlanMin) + ".." + std::to_string(limits::kVlanMax));
   if (tpid != 0x8100 && tpid != 0x88a8) throw std::invalid_argument("tpid must be 0x8100 (dot1q) or 0x88a8 (dot1ad)");
   Port& par = port_ref(parent);
   if (par.is_sub()) throw std::invalid_argument("port " + std::to_string(parent) + " is a sub-port (QinQ inner tags are not supported)");

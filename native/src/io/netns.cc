@@ -9,12 +9,13 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/limits.h"
 #include "io/packet_io.h"
 
 namespace lcp::io {
 
 void validate_netns_name(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 64 && name != "." && name != "..";
+  bool ok = !name.empty() && name.size() <= limits::kNetnsNameMax && name != "." && name != "..";
   for (char c : name) {
     bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
@@ -24,7 +25,7 @@ void validate_netns_name(const std::string& name) {
 }
 
 void validate_ifname(const std::string& name, const char* what) {
-  bool ok = !name.empty() && name.size() < IFNAMSIZ && name != "." && name != "..";
+  bool ok = !name.empty() && name.size() <= limits::kIfNameMax && name != "." && name != "..";
   for (char c : name)
     if (c == '/' || c == ':' || c <= ' ' || c == 0x7f) ok = false;
   if (!ok) throw make_error(what, "'" + name + "'", EINVAL);

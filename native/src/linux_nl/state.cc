@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/limits.h"
+
 namespace lcp::linux_nl {
 
 namespace {
@@ -376,7 +378,7 @@ void MirrorState::on_link(const NlLink& l, bool del) {
     // pairs it with this device, bumps the pair generation, and the resync
     // that follows maps this ifindex to the sub-port like any mirror.
     const MirrorPort* lower = port_of(l.link);
-    if (lower && !lower->p2p && !lower->vlan_dev && l.vlan_id >= 1 && l.vlan_id <= 4094 &&
+    if (lower && !lower->p2p && !lower->vlan_dev && l.vlan_id >= limits::kVlanMin && l.vlan_id <= limits::kVlanMax &&
         (l.vlan_proto == 0x8100 || l.vlan_proto == 0x88a8)) {
       MirrorOp op;
       op.kind = MirrorOp::Kind::SubPortAdd;
@@ -393,7 +395,7 @@ void MirrorState::on_link(const NlLink& l, bool del) {
   op.kind = MirrorOp::Kind::Link;
   op.port = mp->port;
   op.link.up = up;
-  if (l.mtu >= 68 && l.mtu <= 9000) op.link.mtu = uint16_t(l.mtu);
+  if (l.mtu >= limits::kMtuMin && l.mtu <= limits::kMtuMax) op.link.mtu = uint16_t(l.mtu);
   if (l.has_mac && !mp->p2p) op.link.mac = l.mac;
   ops_.push_back(std::move(op));
   if (known && was_up && !up) flush_paths(l.ifindex, true);  // as fib_sync_down_dev does
