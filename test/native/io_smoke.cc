@@ -249,7 +249,7 @@ static void test_af_packet() {
   check(ping("10.77.0.1"), "before the port is opened, the kernel answers ping");
   {
     AfPacketPort port(A, "lcpio-p0");
-    check(port.link().ifindex > 0 && !port.link().p2p && std::string(port.driver()) == "af_packet", "af_packet port opened");
+    check(port.link().ifindex > 0 && !port.link().p2p && port.driver() == PortDriver::AfPacket, "af_packet port opened");
     {
       NetnsGuard ns(A);
       check(read_file(v6) == "1", "ipv6 disabled on the port while owned");
@@ -334,7 +334,7 @@ static void test_af_xdp() {
   {
     AfXdpPort port(A, "lcpio-p1");
     auto s0 = port.stats();
-    check(std::string(port.driver()) == "af_xdp", std::string("af_xdp port opened (") + (s0.native_xdp ? "native" : "skb") +
+    check(port.driver() == PortDriver::AfXdp, std::string("af_xdp port opened (") + (s0.native_xdp ? "native" : "skb") +
           " xdp, need_wakeup " + (s0.need_wakeup ? "yes" : "no") + ")");
     auto& rx = port.rx();
     check(!ping("10.77.1.1"), "xdp port: kernel does not answer ping");
@@ -442,7 +442,7 @@ static Buffer* to_buf(BufferPool& pool, const std::vector<uint8_t>& d) {
 static void test_mirror() {
   BufferPool pool(256);
   std::array<uint8_t, 6> mac{0x02, 0, 0, 0x78, 0, 1};
-  MirrorSpec tap{.name = "lcpio-tap0", .netns = A, .tun = false, .owner_tag = "smoke", .mtu = 1400, .mac = mac};
+  MirrorSpec tap{.name = "lcpio-tap0", .netns = A, .kind = MirrorKind::Tap, .owner_tag = "smoke", .mtu = 1400, .mac = mac};
   {
     Mirror m(tap);
     check(!m.adopted() && m.link().mac == mac && m.link().mtu == 1400 && m.link().up, "tap created with mac, mtu, up");
@@ -471,7 +471,7 @@ static void test_mirror() {
     check(sh_out(std::string("ip -n ") + A + " -br addr show lcpio-tap0").find("10.78.0.1/24") != std::string::npos,
           "adopted tap kept its Linux address");
     MirrorSpec tun = tap;
-    tun.tun = true;
+    tun.kind = MirrorKind::Tun;
     tun.mac.reset();
     check(expect_errno([&] { Mirror x(tun); }) == EEXIST, "a tun spec on our tap's name -> EEXIST");
     MirrorSpec other = tap;
@@ -492,7 +492,7 @@ static void test_mirror() {
   check(expect_errno([&] { Mirror x(MirrorSpec{.name = "lcpio-t", .netns = "../../etc"}); }) == EINVAL, "bad netns name -> EINVAL");
 
   // TUN: point-to-point, raw IP both ways.
-  MirrorSpec tunspec{.name = "lcpio-tun0", .netns = A, .tun = true, .owner_tag = "smoke"};
+  MirrorSpec tunspec{.name = "lcpio-tun0", .netns = A, .kind = MirrorKind::Tun, .owner_tag = "smoke"};
   {
     Mirror t(tunspec);
     check(!t.adopted() && t.link().p2p, "tun created, point-to-point");

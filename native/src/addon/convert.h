@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/kinds.h"
 #include "io/packet_io.h"
 
 namespace lcp::addon {
@@ -24,6 +25,18 @@ std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* wha
 Napi::Object arg_object(const Napi::CallbackInfo& info, size_t i, const char* what);
 
 std::array<uint8_t, 6> parse_mac(const std::string& s);  // throws std::invalid_argument
+
+// obj[key] as one of an enum's names (core/kinds.h); `fallback` when absent.
+template <typename E>
+E get_kind(const Napi::Object& obj, const char* key, E fallback) {
+  const std::string s = get_string(obj, key, false);
+  if (s.empty()) return fallback;
+  if (const std::optional<E> e = parse<E>(s)) return *e;
+  std::string names;
+  for (std::string_view n : kinds::names<E>())
+    if (!n.empty()) names += (names.empty() ? "" : ", ") + std::string(n);
+  throw Napi::RangeError::New(obj.Env(), std::string(key) + " must be one of " + names + ", got '" + s + "'");
+}
 std::string format_mac(const std::array<uint8_t, 6>& m);
 
 // Runs a binding's body; every native exception becomes a JS one with its

@@ -1,3 +1,7 @@
+// The Dataplane's control side (dataplane.h). Over 600 lines on purpose: each
+// public method takes the one control mutex and changes ports, pairs, the FIB
+// and the workers' published tables together; split across files, the
+// invariants they keep between them (a port's index in all four) would be too.
 #include "dataplane/dataplane.h"
 
 #include <algorithm>
@@ -17,7 +21,8 @@ struct Dataplane::Port {
   std::unique_ptr<io::PortIo> io;
   std::vector<std::unique_ptr<io::TxQueue>> tx;  // one per worker
   std::unique_ptr<PairMirror> mirror;
-  std::string mirror_name, mirror_netns, mirror_kind;
+  std::string mirror_name, mirror_netns;
+  MirrorKind mirror_kind = MirrorKind::Auto;
   unsigned worker = 0;
   bool admin_up = false;
   uint16_t mtu = 1500;
@@ -62,15 +67,11 @@ Dataplane::Dataplane(const DataplaneConfig& cfg)
     throw std::invalid_argument("buffersPerWorker must be 512..1048576");
   if (const uint32_t f = cfg_.rx_ring_frames; f && (f < 256 || f > 16384 || (f & (f - 1))))
     throw std::invalid_argument("rxRingSize must be a power of two in 256..16384");
-  if (cfg_.fast_path != "auto" && cfg_.fast_path != "off")
-    throw std::invalid_argument("fastPath must be 'auto' or 'off'");
-  if (cfg_.rx_ring != "auto" && cfg_.rx_ring != "v2" && cfg_.rx_ring != "v3")
-    throw std::invalid_argument("rxRing must be 'auto', 'v2' or 'v3'");
   for (unsigned w = 0; w < cfg_.workers; ++w)
     workers_.push_back(std::make_unique<Worker>(w, rcu_, *fib_, *table_, cfg_.buffers_per_worker));
   carrier_ = std::make_unique<CarrierWatch>(
       [this](const std::string& netns, int ifindex, bool up) { port_carrier(netns, ifindex, up); });
-  if (cfg_.fast_path == "auto") {
+  if (cfg_.fast_path == FastPathMode::Auto) {
     fast_ = std::make_unique<xdp::FastPath>();
     if (fast_->usable()) {
       fib_->set_observer(fast_.get());
@@ -174,10 +175,8 @@ void Dataplane::publish_plan(unsigned worker) {
 }
 
 PortView Dataplane::add_port(const std::string& name, const std::string& netns,
-                             const std::string& driver, const std::string& fast_path) {
-  if (fast_path != "auto" && fast_path != "off")
-    throw std::invalid_argument("port '" + name + "': fastPath must be 'auto' or 'off'");
-  std::string ring;
+                             PortDriver driver, FastPathMode fast_path) {
+  RxRing ring = RxRing::Auto;
   {
     std::lock_guard<std::mutex> g(mu_);
     for (const auto& p : ports_)
@@ -189,8 +188,8 @@ PortView Dataplane::add_port(const std::string& name, const std::string& netns,
     // A V3 ring batches well (the graph forwarding at full rate wants it) but
     // runs a kernel timer per ring forever; where the XDP fast path forwards,
     // the ring carries only exceptions (punts, glean, ...): V2, no timer.
-    const bool xdp_rx = fast_ && fast_->usable() && fast_path == "auto";
-    ring = cfg_.rx_ring != "auto" ? cfg_.rx_ring : xdp_rx ? "v2" : "v3";
+    const bool xdp_rx = fast_ && fast_->usable() && fast_path == FastPathMode::Auto;
+    ring = cfg_.rx_ring != RxRing::Auto ? cfg_.rx_ring : xdp_rx ? RxRing::V2 : RxRing::V3;
     busy_.emplace_back(name, netns);
   }
   // Until registered (or failed), the netdev is busy: no second add opens it too.
@@ -231,7 +230,7 @@ PortView Dataplane::add_port(const std::string& name, const std::string& netns,
     const io::XdpShare share = ref.io->xdp_share();
     fast_->attach({index, name, netns, ref.io->link().ifindex, ref.io->link().p2p, share.xsk_map_fd,
                    share.prog_fd, share.attach_flags},
-                  fast_path == "auto");
+                  fast_path == FastPathMode::Auto);
   }
   // Counters of a reused index start from zero for the new port.
   counter_base_[index] = sum_port(index);
@@ -346,15 +345,15 @@ void Dataplane::set_port_locked(Port& p, const PortPatch& patch) {
   rcu_.reclaim();
 }
 
-PortView Dataplane::create_pair(uint32_t port, const MirrorSpec& spec) {
+PortView Dataplane::create_pair(uint32_t port, io::MirrorSpec spec) {
   SettleFastPath settle{fast_.get()};
   std::lock_guard<std::mutex> g(mu_);
   Port& p = port_ref(port);
   if (p.is_sub()) throw std::invalid_argument("port " + std::to_string(port) + " is a sub-port: it shares its parent's mirror");
   const bool p2p = p.io->link().p2p;
-  const std::string kind = spec.kind.empty() ? (p2p ? "tun" : "tap") : spec.kind;
-  if (kind != "tap" && kind != "tun") throw std::invalid_argument("mirror kind must be tap or tun");
-  if ((kind == "tun") != p2p)
+  if (spec.kind == MirrorKind::Auto) spec.kind = p2p ? MirrorKind::Tun : MirrorKind::Tap;
+  if (spec.kind != MirrorKind::Tap && spec.kind != MirrorKind::Tun) throw std::invalid_argument("mirror kind must be tap or tun");
+  if ((spec.kind == MirrorKind::Tun) != p2p)
     throw std::invalid_argument(std::string("a ") + (p2p ? "point-to-point" : "multi-point") +
                                 " port needs a " + (p2p ? "tun" : "tap") + " mirror");
   if (p.mirror) {
@@ -366,20 +365,22 @@ PortView Dataplane::create_pair(uint32_t port, const MirrorSpec& spec) {
     if (q && q->mirror && q->mirror_name == spec.name && q->mirror_netns == spec.netns)
       throw std::invalid_argument("mirror '" + spec.name + "' already pairs port " +
                                   std::to_string(q->index));
-  MirrorRequest req{spec.name, spec.netns, kind == "tun", spec.mac ? spec.mac : std::optional(p.mac),
-                    spec.mtu.value_or(p.mtu), cfg_.owner_tag};
-  p.mirror = open_mirror(req);
+  const std::optional<std::array<uint8_t, 6>> want_mac = spec.mac;  // the pair's own, if it sets one
+  if (!spec.mac) spec.mac = p.mac;
+  if (!spec.mtu) spec.mtu = p.mtu;
+  spec.owner_tag = cfg_.owner_tag;
+  p.mirror = open_mirror(spec);
   if (!p.carrier) p.mirror->set_carrier(false);  // the port is down now: so is its mirror
   // Peers address the mirror's MAC: when the pair sets one, the port's
   // dataplane MAC (accepted dst, rewrite src) follows it.
-  if (spec.mac && *spec.mac != p.mac) {
-    p.mac = *spec.mac;
+  if (want_mac && *want_mac != p.mac) {
+    p.mac = *want_mac;
     fib_->port_set(port, l2_of(p));
     for (uint32_t s : p.subs) fib_->port_set(s, l2_of(*ports_[s]));
   }
   p.mirror_name = spec.name;
   p.mirror_netns = spec.netns;
-  p.mirror_kind = kind;
+  p.mirror_kind = spec.kind;
   pair_gen_.fetch_add(1, std::memory_order_acq_rel);
   publish_port(p);
   rcu_.reclaim();
@@ -397,7 +398,7 @@ void Dataplane::remove_pair(uint32_t port, bool destroy_device) {
   if (destroy_device) m->destroy();
   p.mirror_name.clear();
   p.mirror_netns.clear();
-  p.mirror_kind.clear();
+  p.mirror_kind = MirrorKind::Auto;
 }
 
 std::vector<PortView> Dataplane::ports() const {
@@ -424,25 +425,54 @@ std::optional<PortView> Dataplane::find_port(const std::string& name, const std:
 PortView Dataplane::view(const Port& p) const {
   if (p.is_sub()) {
     const Port& root = root_of(p);
-    PortView v{p.index, root.name + "." + std::to_string(p.vlan), root.netns, root.io->driver(), 0, root.mac, p.mtu, false,
-               p.admin_up, p.table, root.worker, p.vlan_dev_ifindex != 0, p.vlan_dev_name,
-               p.vlan_dev_ifindex ? root.mirror_netns : std::string(), p.vlan_dev_ifindex ? "vlan" : "",
-               p.vlan_dev_ifindex, false};
-    v.parent = p.parent;
-    v.vlan = p.vlan;
-    v.tpid = p.tpid;
-    v.fast_path = "inactive: sub-port (VLAN-tagged frames go to the graph)";
-    return v;
+    const bool vlan_dev = p.vlan_dev_ifindex != 0;  // its mirror: a VLAN device on the parent's
+    return PortView{
+        .index = p.index,
+        .name = root.name + "." + std::to_string(p.vlan),
+        .netns = root.netns,
+        .driver = root.io->driver(),
+        .ifindex = 0,
+        .mac = root.mac,
+        .mtu = p.mtu,
+        .p2p = false,
+        .admin_up = p.admin_up,
+        .table = p.table,
+        .worker = root.worker,
+        .has_pair = vlan_dev,
+        .mirror_name = p.vlan_dev_name,
+        .mirror_netns = vlan_dev ? root.mirror_netns : std::string(),
+        .mirror_kind = vlan_dev ? MirrorKind::Vlan : MirrorKind::Auto,
+        .mirror_ifindex = p.vlan_dev_ifindex,
+        .mirror_adopted = false,
+        .parent = p.parent,
+        .vlan = p.vlan,
+        .tpid = p.tpid,
+        .fast_path = "inactive: sub-port (VLAN-tagged frames go to the graph)",
+    };
   }
   const io::LinkInfo& l = p.io->link();
-  PortView v{p.index, p.name, p.netns, p.io->driver(), l.ifindex, p.mac, p.mtu, l.p2p,
-             p.admin_up, p.table, p.worker, bool(p.mirror), p.mirror_name, p.mirror_netns,
-             p.mirror_kind, p.mirror ? p.mirror->ifindex() : 0,
-             p.mirror ? p.mirror->adopted() : false};
-  v.fast_path = fast_ ? fast_->status(p.index) : "inactive: fastPath off for the dataplane";
-  v.rx_ring_bytes = p.io->rx_ring_bytes();
-  v.rx_ring = p.io->rx_ring();
-  return v;
+  return PortView{
+      .index = p.index,
+      .name = p.name,
+      .netns = p.netns,
+      .driver = p.io->driver(),
+      .ifindex = l.ifindex,
+      .mac = p.mac,
+      .mtu = p.mtu,
+      .p2p = l.p2p,
+      .admin_up = p.admin_up,
+      .table = p.table,
+      .worker = p.worker,
+      .has_pair = bool(p.mirror),
+      .mirror_name = p.mirror_name,
+      .mirror_netns = p.mirror_netns,
+      .mirror_kind = p.mirror_kind,
+      .mirror_ifindex = p.mirror ? p.mirror->ifindex() : 0,
+      .mirror_adopted = p.mirror ? p.mirror->adopted() : false,
+      .fast_path = fast_ ? fast_->status(p.index) : "inactive: fastPath off for the dataplane",
+      .rx_ring_bytes = p.io->rx_ring_bytes(),
+      .rx_ring = p.io->rx_ring(),
+  };
 }
 
 void Dataplane::table_add(uint32_t id) {
@@ -680,7 +710,7 @@ void Dataplane::mirror_gone(uint32_t port, int ifindex) {
     m = std::move(p.mirror);
     p.mirror_name.clear();
     p.mirror_netns.clear();
-    p.mirror_kind.clear();
+    p.mirror_kind = MirrorKind::Auto;
     p.admin_up = false;
     pair_gen_.fetch_add(1, std::memory_order_acq_rel);
     publish_port(p);

@@ -16,12 +16,14 @@
 #include <utility>
 #include <vector>
 
+#include "core/kinds.h"
 #include "core/rcu.h"
 #include "dataplane/carrier.h"
 #include "fib/fib.h"
 #include "graph/counters.h"
 #include "graph/runtime.h"
 #include "graph/worker.h"
+#include "io/mirror.h"
 #include "io/packet_io.h"
 
 namespace lcp {
@@ -33,40 +35,35 @@ struct DataplaneConfig {
   unsigned workers = 1;
   uint32_t buffers_per_worker = 4096;
   uint32_t rx_ring_frames = 0;  // AF_PACKET RX ring per port, in 2 KiB frames (0: the default, 2048)
-  // Its layout (io/af_packet.h AfPacketRxRing): "v2" (no timer), "v3" (blocks, a
-  // timer per ring), "auto": v2 where the XDP fast path takes the port's
-  // receive (the ring only sees what it passes up), v3 where the graph forwards.
-  std::string rx_ring = "auto";
+  // Its layout (io/af_packet.h AfPacketRxRing): V2 (no timer), V3 (blocks, a
+  // timer per ring), Auto: V2 where the XDP fast path takes the port's
+  // receive (the ring only sees what it passes up), V3 where the graph forwards.
+  RxRing rx_ring = RxRing::Auto;
   std::string owner_tag = "kube-lcp";  // marks mirrors we create (ifalias)
-  std::string fast_path = "auto";      // "auto" | "off": the XDP fast path (xdp/fast_path.h)
+  FastPathMode fast_path = FastPathMode::Auto;  // the XDP fast path (xdp/fast_path.h)
 };
 
-struct MirrorSpec {
-  std::string name;
-  std::string netns;
-  std::string kind;  // "tap" | "tun" | "" (from the port)
-  std::optional<uint16_t> mtu;
-  std::optional<std::array<uint8_t, 6>> mac;
-};
-
+// Built by name (Dataplane::view), so a field added here cannot shift the others.
 struct PortView {
-  uint32_t index;
-  std::string name, netns, driver;
-  int ifindex;
-  std::array<uint8_t, 6> mac;
-  uint16_t mtu;
-  bool p2p, admin_up;
-  uint32_t table;
-  unsigned worker;
-  bool has_pair;
-  std::string mirror_name, mirror_netns, mirror_kind;
-  int mirror_ifindex;
-  bool mirror_adopted;
+  uint32_t index = 0;
+  std::string name, netns;
+  PortDriver driver = PortDriver::AfPacket;
+  int ifindex = 0;
+  std::array<uint8_t, 6> mac{};
+  uint16_t mtu = 0;
+  bool p2p = false, admin_up = false;
+  uint32_t table = 0;
+  unsigned worker = 0;
+  bool has_pair = false;
+  std::string mirror_name, mirror_netns;
+  MirrorKind mirror_kind = MirrorKind::Auto;  // Auto: no mirror
+  int mirror_ifindex = 0;
+  bool mirror_adopted = false;
   uint32_t parent = kInvalidIndex;  // a sub-port's parent port
   uint16_t vlan = 0, tpid = 0;
   std::string fast_path;  // "active" | "rx-only: <why>" | "inactive: <why>"
   uint64_t rx_ring_bytes = 0;
-  std::string rx_ring;  // "v2" | "v3" (AF_PACKET)
+  RxRing rx_ring = RxRing::Auto;  // V2 | V3 (AF_PACKET); Auto: no ring
 };
 
 // Port counters include what the XDP fast path forwarded; fp_* is that part.
@@ -148,12 +145,12 @@ class Dataplane {
   Dataplane(const Dataplane&) = delete;
   Dataplane& operator=(const Dataplane&) = delete;
 
-  // Ports: take over a kernel netdev ("af_packet" | "af_xdp" | "auto").
-  // fast_path: "auto" (the XDP fast path where the kernel allows) | "off".
+  // Ports: take over a kernel netdev (PortDriver::Auto is AF_PACKET).
+  // fast_path: Auto (the XDP fast path where the kernel allows) | Off.
   // Opens the netdev without the control mutex (it waits on the kernel), so
   // adds from several threads overlap; the same netdev twice is refused.
-  PortView add_port(const std::string& name, const std::string& netns, const std::string& driver,
-                    const std::string& fast_path = "auto");
+  PortView add_port(const std::string& name, const std::string& netns, PortDriver driver,
+                    FastPathMode fast_path = FastPathMode::Auto);
   void del_port(uint32_t index);
   // Sub-ports (VLANs): a port with a parent and an outer tag. Receives what
   // the parent receives with that tag, sends through the parent's TX queues
@@ -168,7 +165,8 @@ class Dataplane {
   std::optional<PortView> find_port(const std::string& name, const std::string& netns) const;
 
   // Pairs: the port's mirror in Linux (created, or re-adopted if ours).
-  PortView create_pair(uint32_t port, const MirrorSpec& spec);
+  // kind Auto: tun for a point-to-point port, tap otherwise; owner_tag is ours.
+  PortView create_pair(uint32_t port, io::MirrorSpec spec);
   void remove_pair(uint32_t port, bool destroy_device);
 
   // Forwarding state (see fib::Fib for semantics).

@@ -28,19 +28,14 @@ class PairMirrorImpl final : public PairMirror {
 }  // namespace
 
 std::unique_ptr<io::PortIo> open_port_io(const std::string& name, const std::string& netns, uint32_t rx_ring_frames,
-                                         const std::string& rx_ring, const std::string& driver) {
-  return io::open_port(netns, name, driver, rx_ring_frames, rx_ring == "v3");
+                                         RxRing rx_ring, PortDriver driver) {
+  return io::open_port(netns, name, driver, rx_ring_frames, rx_ring == RxRing::V3);
 }
 
-std::unique_ptr<PairMirror> open_mirror(const MirrorRequest& req) {
-  io::MirrorSpec spec;
-  spec.name = req.name;
-  spec.netns = req.netns;
-  spec.tun = req.tun;
-  spec.owner_tag = req.owner_tag;
-  spec.mtu = req.mtu;
-  if (!req.tun) spec.mac = req.mac;
-  return std::make_unique<PairMirrorImpl>(spec);
+std::unique_ptr<PairMirror> open_mirror(const io::MirrorSpec& spec) {
+  io::MirrorSpec s = spec;
+  if (s.kind == MirrorKind::Tun) s.mac.reset();  // no L2 address on a TUN
+  return std::make_unique<PairMirrorImpl>(s);
 }
 
 void set_netdev_mtu(const std::string& name, const std::string& netns, uint16_t mtu) {

@@ -8,14 +8,16 @@
 #include <optional>
 #include <string>
 
+#include "core/kinds.h"
 #include "graph/runtime.h"
+#include "io/mirror.h"
 #include "io/packet_io.h"
 
 namespace lcp {
 
-// driver: "af_packet" | "af_xdp" | "auto" (auto = af_packet: measured fastest on veth).
+// driver Auto = AF_PACKET (measured fastest on veth); rx_ring V2 or V3 (AF_PACKET).
 std::unique_ptr<io::PortIo> open_port_io(const std::string& name, const std::string& netns, uint32_t rx_ring_frames,
-                                         const std::string& rx_ring, const std::string& driver);
+                                         RxRing rx_ring, PortDriver driver);
 
 class PairMirror : public MirrorIo {
  public:
@@ -26,14 +28,7 @@ class PairMirror : public MirrorIo {
   virtual void set_carrier(bool on) = 0;
 };
 
-struct MirrorRequest {
-  std::string name, netns;
-  bool tun = false;
-  std::optional<std::array<uint8_t, 6>> mac;  // tap only
-  uint16_t mtu = 1500;
-  std::string owner_tag;
-};
-std::unique_ptr<PairMirror> open_mirror(const MirrorRequest& req);
+std::unique_ptr<PairMirror> open_mirror(const io::MirrorSpec& spec);
 
 // Apply an MTU to a port's kernel netdev (so it can carry what we send).
 void set_netdev_mtu(const std::string& name, const std::string& netns, uint16_t mtu);

@@ -3,6 +3,8 @@
 // workers read without locks. Interface entries (receive, connected glean,
 // adj-fib host routes) and API routes may share a prefix: both are kept,
 // and the interface one is what the LPM holds.
+// Over 600 lines on purpose: tables, interface entries, routes, nexthop
+// objects and their LPM publication share one writer and its bookkeeping.
 #include "fib/fib.h"
 
 #include <algorithm>

@@ -134,9 +134,9 @@ class AfPacketPort final : public PortIo {
   RxQueue& rx() override { return *rx_; }
   AfPacketRx& af_rx() { return *rx_; }
   std::unique_ptr<TxQueue> open_tx() override;  // opens its socket in the port's netns
-  const char* driver() const override { return "af_packet"; }
+  PortDriver driver() const override { return PortDriver::AfPacket; }
   uint64_t rx_ring_bytes() const override { return rx_->ring_bytes(); }
-  const char* rx_ring() const override { return opts_.rx_ring == AfPacketRxRing::V3 ? "v3" : "v2"; }
+  RxRing rx_ring() const override { return opts_.rx_ring == AfPacketRxRing::V3 ? RxRing::V3 : RxRing::V2; }
   std::unique_ptr<RxQueue> fit_rx(uint16_t mtu) override;
   void start_rx() override { rx_->start(); }
   bool tx_copy() const { return opts_.tx_mode == AfPacketTxMode::Copy; }  // resolved (never Auto)

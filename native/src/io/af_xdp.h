@@ -39,7 +39,7 @@ class AfXdpPort final : public PortIo {
   const LinkInfo& link() const override;
   RxQueue& rx() override;
   std::unique_ptr<TxQueue> open_tx() override;  // may outlive nothing: holds the state
-  const char* driver() const override { return "af_xdp"; }
+  PortDriver driver() const override { return PortDriver::AfXdp; }
   XdpShare xdp_share() const override;
   AfXdpStats stats() const;
 

@@ -46,6 +46,9 @@ void Mirror::validate_name(const std::string& name) { validate_ifname(name, "inv
 Mirror::Mirror(const MirrorSpec& spec)
     : spec_(spec), object_("mirror '" + spec.name + "' in " + netns_label(spec.netns)) {
   validate_name(spec.name);
+  if (spec.kind != MirrorKind::Tap && spec.kind != MirrorKind::Tun)
+    throw make_error("mirror kind must be tap or tun", object_, EINVAL);
+  const bool tun = spec.kind == MirrorKind::Tun;
   const std::string alias = kOwnerPrefix + spec.owner_tag;
   if (alias.size() >= IFALIASZ) throw make_error("mirror owner tag too long", object_, EINVAL);
   NetnsGuard ns(spec.netns);
@@ -54,9 +57,9 @@ Mirror::Mirror(const MirrorSpec& spec)
   if (auto existing = nl.find_link(spec.name)) {
     if (!is_ours(existing->alias))
       throw IoError(object_ + ": name taken by a device kube-lcp does not own", EEXIST);
-    if (!same_kind(*existing, spec.tun))
-      throw IoError(object_ + ": name taken by our " + (spec.tun ? "tap" : "tun") + ", the spec asks for a " +
-                    (spec.tun ? "tun" : "tap"), EEXIST);
+    if (!same_kind(*existing, tun))
+      throw IoError(object_ + ": name taken by our " + (tun ? "tap" : "tun") + ", the spec asks for a " +
+                    (tun ? "tun" : "tap"), EEXIST);
     if (existing->alias != alias)
       throw IoError(object_ + ": name taken by another kube-lcp owner ('" + existing->alias + "')", EEXIST);
     adopted_ = true;
@@ -67,7 +70,7 @@ Mirror::Mirror(const MirrorSpec& spec)
   if (!fd_) throw make_error("open /dev/net/tun", object_, errno);
   ifreq ifr{};
   std::memcpy(ifr.ifr_name, spec.name.data(), spec.name.size());
-  ifr.ifr_flags = (spec.tun ? IFF_TUN : IFF_TAP) | IFF_NO_PI | IFF_VNET_HDR;
+  ifr.ifr_flags = (tun ? IFF_TUN : IFF_TAP) | IFF_NO_PI | IFF_VNET_HDR;
   // Creating: EXCL so a device that appeared since the lookup is not taken over.
   if (!adopted_) ifr.ifr_flags |= IFF_TUN_EXCL;
   if (::ioctl(fd_.get(), TUNSETIFF, &ifr) < 0) {
@@ -84,7 +87,7 @@ Mirror::Mirror(const MirrorSpec& spec)
     if (::ioctl(fd_.get(), TUNSETPERSIST, 1) < 0) throw make_error("set persist", object_, errno);
     if (created) nl.set_alias(spec.name, alias);  // mark it ours before anything else
     LinkDetails d = nl.get_link(spec.name);
-    if (!spec.tun && spec.mac && d.info.mac != *spec.mac) nl.set_mac(spec.name, *spec.mac);
+    if (!tun && spec.mac && d.info.mac != *spec.mac) nl.set_mac(spec.name, *spec.mac);
     if (spec.mtu && d.info.mtu != *spec.mtu) nl.set_mtu(spec.name, *spec.mtu);
     // Promiscuous: Linux writes the peer's MAC, and the port's traffic is ours to see.
     if (!(d.flags & IFF_PROMISC)) nl.set_promisc(spec.name, true);

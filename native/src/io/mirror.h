@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/kinds.h"
 #include "io/fd.h"
 #include "io/packet_io.h"
 
@@ -19,7 +20,7 @@ inline constexpr const char* kOwnerPrefix = "kube-lcp:";
 struct MirrorSpec {
   std::string name;               // <= 15 chars
   std::string netns;              // "" = current
-  bool tun = false;               // false: TAP
+  MirrorKind kind = MirrorKind::Tap;  // Tap | Tun
   std::string owner_tag;          // ifalias becomes "kube-lcp:<owner_tag>"
   std::optional<uint32_t> mtu;
   std::optional<std::array<uint8_t, 6>> mac;  // TAP only

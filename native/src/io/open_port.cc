@@ -9,8 +9,8 @@
 namespace lcp::io {
 
 std::unique_ptr<PortIo> open_port(const std::string& netns, const std::string& ifname,
-                                  const std::string& driver, uint32_t rx_ring_frames, bool rx_v3) {
-  if (driver == "af_packet" || driver == "auto") {
+                                  PortDriver driver, uint32_t rx_ring_frames, bool rx_v3) {
+  if (driver == PortDriver::AfPacket || driver == PortDriver::Auto) {
     AfPacketOptions o;
     o.rx_ring = rx_v3 ? AfPacketRxRing::V3 : AfPacketRxRing::V2;
     // A block holds block_size / 2 KiB full-size frames (more small ones): the
@@ -18,8 +18,7 @@ std::unique_ptr<PortIo> open_port(const std::string& netns, const std::string& i
     if (rx_ring_frames) o.rx_block_count = std::max<uint32_t>(2, rx_ring_frames / (o.rx_block_size / 2048));
     return std::make_unique<AfPacketPort>(netns, ifname, o);
   }
-  if (driver == "af_xdp") return std::make_unique<AfXdpPort>(netns, ifname);
-  throw make_error("open port: unknown driver '" + driver + "'", "port '" + ifname + "'", EINVAL);
+  return std::make_unique<AfXdpPort>(netns, ifname);
 }
 
 }  // namespace lcp::io

@@ -14,6 +14,7 @@
 
 #include "core/buffer.h"
 #include "core/instance_id.h"
+#include "core/kinds.h"
 
 namespace lcp::io {
 
@@ -69,9 +70,9 @@ class PortIo {
   virtual const LinkInfo& link() const = 0;
   virtual RxQueue& rx() = 0;
   virtual std::unique_ptr<TxQueue> open_tx() = 0;
-  virtual const char* driver() const = 0;  // "af_packet" | "af_xdp"
+  virtual PortDriver driver() const = 0;  // AfPacket | AfXdp
   virtual uint64_t rx_ring_bytes() const { return 0; }  // memory of the RX ring (AF_PACKET)
-  virtual const char* rx_ring() const { return ""; }     // its layout: "v2" | "v3" (AF_PACKET)
+  virtual RxRing rx_ring() const { return RxRing::Auto; }  // its layout: V2 | V3 (AF_PACKET); Auto: none
   // The netdev's MTU grew to `mtu`: if the RX queue cannot take such frames,
   // a new one replaces it (not yet receiving) and the old one is returned, to
   // be freed once no worker polls it; then start_rx() lets the new one

@@ -1,3 +1,8 @@
+// MirrorState, the netlink sync's state machine (state.h says what it keeps).
+// Over 600 lines on purpose: routes, nexthop objects, addresses, neighbours and
+// links resolve against each other (a route over a nexthop over a link that
+// went down), and reading them apart would hide those joins; each part is a
+// section below, in the order of state.h.
 #include "linux_nl/state.h"
 
 #include <linux/if.h>
