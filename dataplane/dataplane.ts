@@ -35,6 +35,12 @@ export interface OpenOptions extends DataplaneOptions {
   ownerTag?: string;
 }
 
+function checkSamples(maxSamples: number): number {
+  if (!Number.isInteger(maxSamples) || maxSamples < 0 || maxSamples > 10000)
+    throw new ValidationError(`drift: maxSamples must be 0..10000, got ${maxSamples}`);
+  return maxSamples;
+}
+
 export class Dataplane {
   private constructor(private readonly native: NativeDataplane) {}
 
@@ -252,9 +258,15 @@ export class Dataplane {
 
   /** Compare the kernel's routes and neighbours on the mirrors of `netns` with the dataplane's (fresh dump). */
   drift(netns: string, maxSamples = 20): DriftReport {
-    if (!Number.isInteger(maxSamples) || maxSamples < 0 || maxSamples > 10000)
-      throw new ValidationError(`drift: maxSamples must be 0..10000, got ${maxSamples}`);
-    return this.native.drift(checkNetns('netns', netns), maxSamples);
+    return this.native.drift(checkNetns('netns', netns), checkSamples(maxSamples));
+  }
+
+  /**
+   * The same check off the JS thread (a libuv pool thread): with a full table
+   * it takes seconds, and the event loop (metrics, probes) must not wait.
+   */
+  async driftAsync(netns: string, maxSamples = 20): Promise<DriftReport> {
+    return this.native.driftAsync(checkNetns('netns', netns), checkSamples(maxSamples));
   }
 
   /** Number of routes (not interface entries) in a table, cheap. */

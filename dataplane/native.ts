@@ -92,6 +92,7 @@ export interface NativeDataplane {
   unwatchNetns(netns: string, withdraw: boolean): boolean;
   watchStatus(): MirrorStatus[];
   drift(netns: string, maxSamples: number): DriftReport;
+  driftAsync(netns: string, maxSamples: number): Promise<DriftReport>;
   routeCount(table: number, family: 4 | 6): number;
 }
 

@@ -71,6 +71,7 @@ export class Agent {
   /** Keys the queue hands out at once. */
   readonly concurrency: number;
   private driftRoutes: number | undefined;
+  private measuring = false;
   private conditions: Condition[] = [];
   private openedWith: Sizing;
   private stopped = false;
@@ -148,7 +149,7 @@ export class Agent {
       this.timers.push(t);
     };
     every(this.opts.resyncPeriodMs ?? 30_000, () => this.enqueueAll());
-    every(this.opts.driftPeriodMs ?? 30_000, () => this.measureDrift());
+    every(this.opts.driftPeriodMs ?? 30_000, () => void this.measureDrift());
   }
 
   private resolve(previous: NodeSettings): NodeSettings {
@@ -182,16 +183,29 @@ export class Agent {
     return this.desiredCache;
   }
 
-  /** Route drift over the watched netns that are in sync: a fresh dump each, so at a bounded rate. */
-  measureDrift(): void {
-    if (this.stopped) return;
+  /**
+   * Route drift over the watched netns that are in sync: a fresh dump each, so
+   * at a bounded rate, and off the JS thread (a full table takes seconds to
+   * compare; /metrics and the probes must not wait for it). One at a time.
+   */
+  async measureDrift(): Promise<void> {
+    if (this.stopped || this.measuring) return;
+    this.measuring = true;
     let total = 0;
-    for (const w of this.dp.mirrorStatus()) {
-      if (w.state !== 'synced') continue;
-      const d = this.dp.drift(w.netns, 0);
-      total += d.routes.missing + d.routes.extra + d.routes.different;
+    try {
+      for (const w of this.dp.mirrorStatus()) {
+        if (w.state !== 'synced') continue;
+        const d = await this.dp.driftAsync(w.netns, 0);
+        total += d.routes.missing + d.routes.extra + d.routes.different;
+      }
+    } catch (e) {
+      // A netns that went away meanwhile: its watch reports it; the next round measures again.
+      this.opts.log.debug({ err: e }, 'drift check failed');
+      return;
+    } finally {
+      this.measuring = false;
     }
-    if (total === this.driftRoutes) return;
+    if (this.stopped || total === this.driftRoutes) return;
     this.driftRoutes = total;
     this.statusChanged();
   }

@@ -28,6 +28,21 @@ describeRoot('agent (standalone)', () => {
     await h.start();
   }
 
+  it('measures drift off the JS thread: a route only the dataplane has turns MirrorInSync False, and back', async () => {
+    await startWith(1);
+    const p = h.lab.peers[0]!;
+    await h.waitReady(p.pair);
+    expect(await eventually(async () => (await h.nodeCondition('MirrorInSync')).status === 'True', 10_000)).toBe(true);
+    const port = h.agent.dp.ports().find((x) => x.name === p.portDev)!;
+    // Not in Linux: the next check (every second here) finds it extra.
+    h.agent.dp.addRoute({ prefix: '198.18.0.0/24', paths: [{ port: port.index, via: p.v4 }] });
+    expect(await eventually(() => h.agent.lastDriftRoutes === 1, 10_000)).toBe(true);
+    expect(await h.nodeCondition('MirrorInSync')).toMatchObject({ status: 'False', reason: 'Drift' });
+    h.agent.dp.removeRoute(0, '198.18.0.0/24');
+    expect(await eventually(() => h.agent.lastDriftRoutes === 0, 10_000)).toBe(true);
+    expect(await h.nodeCondition('MirrorInSync')).toMatchObject({ status: 'True' });
+  });
+
   it('makes the mirror with the right name, MTU and MAC, attaches the port, and reports the pair Ready', async () => {
     const mac = '02:6c:63:70:00:07';
     await startWith(1, (y) => y.replace(/mirror:\n {4}name: (\S+)/, `mirror:\n    name: $1\n    mtu: 1400\n    mac: "${mac}"`));

@@ -11,6 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
 
 import { Dataplane } from '../../dataplane/dataplane.js';
 import { Lab, nsx, sh, uniq } from '../../controller/lab/netns.js';
@@ -119,7 +121,22 @@ export const nexthopSection: BenchSection = {
       if (!equalAt) throw new Error(`dataplane holds ${count()} of ${want} routes after 600 s`);
       const cpuLoad = cpuUs() - cpu0;
       const rssLoaded = rssMiB();
-      const drift = dp.drift(linux, 5);
+      // The drift check of a full table, as the agent ran it (on the JS thread:
+      // the event loop waits the whole time) and as it runs it now (driftAsync,
+      // a pool thread): the event loop's longest wait while each ran.
+      const stall = async (check: () => unknown): Promise<{ ms: number; maxDelayMs: number }> => {
+        const h = monitorEventLoopDelay({ resolution: 5 });
+        h.enable();
+        const c0 = performance.now();
+        await check();
+        const ms = performance.now() - c0;
+        await wait(20); // the delay of a blocked loop is recorded when it runs again
+        h.disable();
+        return { ms, maxDelayMs: h.max / 1e6 };
+      };
+      let drift!: ReturnType<Dataplane['drift']>;
+      const syncCheck = await stall(() => (drift = dp!.drift(linux, 5)));
+      const asyncCheck = await stall(() => dp!.driftAsync(linux, 5));
       const st = dp.mirrorStatus()[0];
 
       // A peer lost: its objects go, the kernel takes them out of every group.
@@ -154,6 +171,9 @@ export const nexthopSection: BenchSection = {
         nexthop_equal_seconds: round((equalAt - t0) / 1000, 2),
         nexthop_equal_after_kernel_ms: Math.round(afterKernelMs),
         nexthop_zero_drift: zero(drift),
+        nexthop_drift_check_ms: Math.round(syncCheck.ms),
+        nexthop_drift_sync_event_loop_max_delay_ms: Math.round(syncCheck.maxDelayMs),
+        nexthop_drift_async_event_loop_max_delay_ms: Math.round(asyncCheck.maxDelayMs),
         nexthop_objects_installed: st?.nexthopsInstalled ?? null,
         nexthop_events_lost: st?.lost ?? null,
         nexthop_cpu_us_per_route: round(cpuLoad / want, 2),
@@ -179,6 +199,7 @@ export const nexthopSection: BenchSection = {
             'repair: `ip nexthop del` of one gateway (both families); the FIB is repaired when no adjacency to it is left, i.e. every group load-balance was republished in place (no route touched)',
             'the repair times include the two `ip` processes (repair_ip_commands_ms)',
             'CPU and RSS: the whole bench process while the table loads (the kernel and ip -batch are other processes)',
+            'drift_*_event_loop_max_delay_ms: the longest the JS event loop waited while a full drift check ran with drift() (on it) and driftAsync() (a pool thread; the agent\'s way)',
             ...(zero(drift) ? [] : drift.samples),
             ...(zero(driftRepair) ? [] : driftRepair.samples),
           ],

@@ -4,6 +4,7 @@
 import { Dataplane } from '../../dataplane/dataplane.js';
 import { HostError, netlinkHost as host } from '../../dataplane/host.js';
 import { describeRoot, Lab, nsx } from '../helpers/lab.js';
+import { ipBatch } from '../helpers/veths.js';
 
 interface IpAddr {
   addr_info: { local: string; prefixlen: number; scope: string }[];
@@ -95,6 +96,25 @@ describeRoot('host changes over netlink', () => {
     } finally {
       dp.close();
     }
+  });
+
+  it('lists devices and addresses while the netns changes under the dump (interrupted dumps are asked again, then taken as `ip` does)', async () => {
+    const ns = await lab.netns('lc');
+    const [a] = await lab.veth(ns, ns, 'c');
+    // 300 veth pairs made and deleted while we list: many dumps see NLM_F_DUMP_INTR.
+    const lines = Array.from({ length: 300 }, (_, i) => `link add lcpc${i}a type veth peer name lcpc${i}b`);
+    const churn = ipBatch(ns, [...lines, ...lines.map((_, i) => `link del lcpc${i}a`)]);
+    let done = false;
+    void churn.finally(() => (done = true));
+    let lists = 0;
+    while (!done) {
+      expect(host.links(ns).some((l) => l.name === a)).toBe(true);
+      host.addresses(ns, a);
+      lists += 1;
+      await new Promise((r) => setImmediate(r));
+    }
+    await churn;
+    expect(lists).toBeGreaterThan(0);
   });
 
   it('says when there is no such device, no such netns, or a name that is no device name', async () => {

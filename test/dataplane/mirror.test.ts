@@ -196,6 +196,9 @@ describeRoot('netlink mirror', () => {
     const d = r.dp.drift(r.linux);
     expect(d.routes).toMatchObject({ kernel: 0, dataplane: 1, extra: 1 });
     expect(d.samples).toContain('extra route 0:192.0.2.0/24');
+    // The same check off the JS thread says the same.
+    expect(await r.dp.driftAsync(r.linux)).toEqual(d);
+    await expect(r.dp.driftAsync('lcp-not-watched')).rejects.toThrow(/is not watched/);
   });
 
   it('checks drift periodically on its own thread and reports the last result in mirrorStatus()', async () => {

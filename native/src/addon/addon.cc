@@ -207,6 +207,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
          InstanceMethod<&NativeDataplane::UnwatchNetns>("unwatchNetns"),
          InstanceMethod<&NativeDataplane::WatchStatus>("watchStatus"),
          InstanceMethod<&NativeDataplane::Drift>("drift"),
+         InstanceMethod<&NativeDataplane::DriftAsync>("driftAsync"),
          InstanceMethod<&NativeDataplane::RouteCount>("routeCount"),
          InstanceMethod<&NativeDataplane::FastPathStatus>("fastPathStatus")});
   }
@@ -725,6 +726,21 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
       const std::string netns = arg_string(info, 0, "netns");
       const uint32_t max = info.Length() > 1 ? arg_uint(info, 1, "maxSamples", 10000) : 20;
       return drift_object(env, cp(env).drift(netns, max));
+    });
+  }
+
+  // driftAsync(netns, maxSamples): the same check on a libuv pool thread, so
+  // the JS thread stays free while a full table is dumped and compared (it
+  // shares only the control mutex, for the FIB walk).
+  Napi::Value DriftAsync(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const std::string netns = arg_string(info, 0, "netns");
+      const uint32_t max = info.Length() > 1 ? arg_uint(info, 1, "maxSamples", 10000) : 20;
+      linux_nl::MirrorOptions opts = cp(info.Env()).mirror_options(netns);
+      return DataplaneWork::start(info.Env(), "kube-lcp:drift", dp_, [netns, max, opts](Dataplane& d) -> DataplaneWork::Result {
+        auto r = std::make_shared<linux_nl::DriftReport>(linux_nl::check_drift(d, netns, opts, max));
+        return [r](Napi::Env env) -> Napi::Value { return drift_object(env, *r); };
+      });
     });
   }
 

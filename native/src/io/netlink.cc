@@ -89,15 +89,35 @@ std::string Netlink::object(const std::string& link) const {
 int Netlink::request(nlmsghdr* nlh, Callback on_msg, void* ctx) {
   nlh->nlmsg_seq = ++seq_;
   nlh->nlmsg_flags |= NLM_F_ACK;
+  interrupted_ = false;
   if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return errno;
   for (;;) {
     ssize_t n = mnl_socket_recvfrom(nl_, buf_.data(), buf_.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno;
+    // NLM_F_DUMP_INTR: the table changed during this dump, so it may be
+    // inconsistent. libmnl would stop at it (EINTR) and leave the rest
+    // queued; the flag is noted and cleared instead, and dump() asks again.
+    int left = int(n);
+    for (auto* m = reinterpret_cast<nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(m, left); m = mnl_nlmsg_next(m, &left))
+      if (m->nlmsg_flags & NLM_F_DUMP_INTR) {
+        m->nlmsg_flags &= ~NLM_F_DUMP_INTR;
+        interrupted_ = true;
+      }
     // mnl_cb_run decodes NLMSG_ERROR into errno and stops at NLMSG_DONE/ack.
     int rc = mnl_cb_run(buf_.data(), n, seq_, portid_, on_msg, ctx);
     if (rc == MNL_CB_ERROR) return errno ? errno : EIO;
     if (rc == MNL_CB_STOP) return 0;
+  }
+}
+
+int Netlink::dump(nlmsghdr* nlh, Callback on_msg, void* ctx, void (*reset)(void*)) {
+  for (int attempt = 1;; ++attempt) {
+    reset(ctx);
+    const int err = request(nlh, on_msg, ctx);
+    // Under constant change every dump may be interrupted: after a few tries
+    // the last one is taken, as `ip` does (it warns and prints what it got).
+    if (err || !interrupted_ || attempt == kDumpAttempts) return err;
   }
 }
 
@@ -126,12 +146,12 @@ std::vector<LinkDetails> Netlink::list_links() {
   char buf[MNL_SOCKET_BUFFER_SIZE];
   nlmsghdr* nlh = link_msg(buf, RTM_GETLINK, NLM_F_DUMP);
   std::vector<LinkDetails> out;
-  int err = request(nlh, [](const nlmsghdr* m, void* c) {
+  int err = dump(nlh, [](const nlmsghdr* m, void* c) {
     LinkDetails l;
     parse_link(m, l);
     if (l.info.ifindex) static_cast<std::vector<LinkDetails>*>(c)->push_back(std::move(l));
     return MNL_CB_OK;
-  }, &out);
+  }, &out, [](void* c) { static_cast<std::vector<LinkDetails>*>(c)->clear(); });
   if (err) throw make_error("list links", where_, err);
   return out;
 }
@@ -252,7 +272,7 @@ std::vector<AddressEntry> Netlink::list_addresses(int ifindex) {
   AddressEntry any;
   any.family = AF_UNSPEC;
   AddrDump d{ifindex, {}};
-  int err = request(addr_msg(buf, RTM_GETADDR, NLM_F_DUMP, any), parse_addr, &d);
+  int err = dump(addr_msg(buf, RTM_GETADDR, NLM_F_DUMP, any), parse_addr, &d, [](void* c) { static_cast<AddrDump*>(c)->out.clear(); });
   if (err) throw make_error("list addresses", where_, err);
   return std::move(d.out);
 }

@@ -66,6 +66,11 @@ class Netlink {
   // message. Returns 0 or a positive errno.
   using Callback = int (*)(const nlmsghdr*, void*);
   int request(nlmsghdr* nlh, Callback on_msg, void* ctx);
+  // A dump, asked again (after `reset(ctx)`) while the kernel reports it
+  // interrupted by a change (NLM_F_DUMP_INTR), at most kDumpAttempts times.
+  int dump(nlmsghdr* nlh, Callback on_msg, void* ctx, void (*reset)(void*));
+  static constexpr int kDumpAttempts = 5;
+  bool interrupted_ = false;  // the last request's dump was (NLM_F_DUMP_INTR)
   void change_link(const std::string& what, const std::string& name,
                    uint32_t flags, uint32_t change,
                    void (*put)(nlmsghdr*, const void*), const void* arg);

@@ -39,9 +39,13 @@ void ControlPlane::set_port(uint32_t port, const PortPatch& patch) {
 }
 
 linux_nl::DriftReport ControlPlane::drift(const std::string& netns, size_t max_samples) {
+  return linux_nl::check_drift(dp_, netns, mirror_options(netns), max_samples);
+}
+
+linux_nl::MirrorOptions ControlPlane::mirror_options(const std::string& netns) const {
   auto it = watchers_.find(netns);
   if (it == watchers_.end()) throw std::runtime_error(io::netns_label(netns) + " is not watched");
-  return linux_nl::check_drift(dp_, netns, it->second->options().mirror, max_samples);
+  return it->second->options().mirror;
 }
 
 }  // namespace lcp

@@ -33,6 +33,9 @@ class ControlPlane {
   void set_port(uint32_t port, const PortPatch& patch);
   // The kernel's tables of `netns` against the dataplane's, now, on this thread.
   linux_nl::DriftReport drift(const std::string& netns, size_t max_samples);
+  // What a drift check of `netns` compares with (a copy: the check may run on
+  // another thread, and the watch may end meanwhile).
+  linux_nl::MirrorOptions mirror_options(const std::string& netns) const;
 
  private:
   Dataplane& dp_;
