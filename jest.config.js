@@ -6,7 +6,8 @@ export default {
   testMatch: ['**/*.test.ts'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
+  // In the full-kernel VM (scripts/vm/, emulated: 7-12x slower) only transpile: the host build type-checks.
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', ...(process.env.LCP_VM ? { isolatedModules: true } : {}) }] },
   testTimeout: 60000,
   reporters: ['default', '<rootDir>/test/summary-reporter.cjs'],
 };

@@ -13,6 +13,7 @@ APT_PACKAGES=(
   clang llvm                                              # XDP fast path: clang -target bpf, llvm-strip
   etcd-server openssl                                     # e2e: etcd, test PKI
   bird2 frr                                               # routing daemon tests (run per netns by the tests)
+  qemu-system-x86 busybox-static kmod cpio                # full-kernel VM tests (npm run test:vm, scripts/vm/)
 )
 
 missing=()

@@ -127,6 +127,7 @@ export const nexthopSection: BenchSection = {
       const stall = async (check: () => unknown): Promise<{ ms: number; maxDelayMs: number }> => {
         const h = monitorEventLoopDelay({ resolution: 5 });
         h.enable();
+        await wait(50); // its first interval only sets the baseline
         const c0 = performance.now();
         await check();
         const ms = performance.now() - c0;
