@@ -20,6 +20,8 @@ const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 export function checkIfName(field: string, name: string): string {
   if (!IFNAME.test(name) || name === '.' || name === '..')
     throw new ValidationError(`${field}: '${name}' is not a valid interface name (1-${IFNAME_MAX} of A-Z a-z 0-9 _ . -)`);
+  // The kernel's own names under net.ipv*.conf: it refuses them for a device (EINVAL).
+  if (name === 'all' || name === 'default') throw new ValidationError(`${field}: '${name}' is reserved by the kernel (net.ipv4.conf.${name})`);
   return name;
 }
 
@@ -34,6 +36,7 @@ export function checkMac(field: string, mac: string): string {
   if (!MAC.test(mac)) throw new ValidationError(`${field}: '${mac}' is not a MAC address (xx:xx:xx:xx:xx:xx)`);
   const first = parseInt(mac.slice(0, 2), 16);
   if (first & 1) throw new ValidationError(`${field}: '${mac}' is a multicast MAC address`);
+  if (/^(00:){5}00$/.test(mac)) throw new ValidationError(`${field}: '${mac}' is all zeros`);
   return mac.toLowerCase();
 }
 

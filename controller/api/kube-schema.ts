@@ -45,13 +45,18 @@ export const API_VERSION = 'v1alpha1';
 export const GROUP_VERSION = `${API_GROUP}/${API_VERSION}` as const;
 
 // Linux IFNAMSIZ is 16 with the NUL; the same set as dataplane/validate.ts.
-// RE2 (the API server) has no look-ahead, so "." and ".." are refused by CEL.
+// RE2 (the API server) has no look-ahead, so "." and ".." are refused by CEL;
+// so are "all" and "default", the kernel's own names under net.ipv*.conf
+// (it refuses them for a device: EINVAL).
 export const ifNameSchema = {
   type: 'string',
   minLength: 1,
   maxLength: IFNAME_MAX,
   pattern: '^[A-Za-z0-9_.-]+$',
-  'x-kubernetes-validations': [{ rule: "self != '.' && self != '..'", message: "must not be '.' or '..'" }],
+  'x-kubernetes-validations': [
+    { rule: "self != '.' && self != '..'", message: "must not be '.' or '..'" },
+    { rule: "self != 'all' && self != 'default'", message: "must not be 'all' or 'default' (the kernel keeps those names for net.ipv4.conf.all/default)" },
+  ],
 } as const satisfies KubeSchema;
 
 // A netns is a file name under /run/netns: a path separator or ".." would let
@@ -74,6 +79,7 @@ export const macSchema = {
       rule: "self.matches('^.[02468aceACE]')",
       message: 'must be a unicast MAC address (first octet even), e.g. 02:00:00:00:00:01',
     },
+    { rule: "self != '00:00:00:00:00:00'", message: 'must not be all zeros (the kernel refuses it for a device)' },
   ],
 } as const satisfies KubeSchema;
 
@@ -88,6 +94,17 @@ export const nodeNameSchema = {
   pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
 } as const satisfies KubeSchema;
 
+// Label syntax (k8s.io/apimachinery validation): a value is empty or 1-63
+// alphanumerics with - _ . inside; a key is [DNS-subdomain prefix/]name, the
+// name like a value but not empty.
+const LABEL_NAME = '[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?';
+const LABEL_VALUE_PATTERN = `^(${LABEL_NAME})?$`;
+const LABEL_KEY_PATTERN = `^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?${LABEL_NAME}$`;
+/** The one CEL rule over a label map's keys (CEL has no schema for map keys). */
+export const LABEL_KEYS_RULE = `self.all(k, size(k) <= 317 && k.matches('${LABEL_KEY_PATTERN}'))`;
+export const LABEL_KEY_RE = new RegExp(LABEL_KEY_PATTERN);
+const labelValueSchema = { type: 'string', maxLength: 63, pattern: LABEL_VALUE_PATTERN } as const satisfies KubeSchema;
+
 /** metav1.LabelSelector. An empty selector matches every node. */
 export const labelSelectorSchema = {
   type: 'object',
@@ -96,8 +113,11 @@ export const labelSelectorSchema = {
   properties: {
     matchLabels: {
       type: 'object',
-      additionalProperties: { type: 'string', maxLength: 63 },
+      additionalProperties: labelValueSchema,
       maxProperties: 32,
+      'x-kubernetes-validations': [
+        { rule: LABEL_KEYS_RULE, message: 'keys must be label keys: [prefix/]name, the name 1-63 of A-Z a-z 0-9 - _ . starting and ending alphanumeric' },
+      ],
     },
     matchExpressions: {
       type: 'array',
@@ -108,13 +128,13 @@ export const labelSelectorSchema = {
         additionalProperties: false,
         required: ['key', 'operator'],
         properties: {
-          key: { type: 'string', minLength: 1, maxLength: 317 },
+          key: { type: 'string', minLength: 1, maxLength: 317, pattern: LABEL_KEY_PATTERN },
           operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] },
           values: {
             type: 'array',
             maxItems: 64,
             'x-kubernetes-list-type': 'atomic',
-            items: { type: 'string', maxLength: 63 },
+            items: labelValueSchema,
           },
         },
         'x-kubernetes-validations': [

@@ -6,7 +6,7 @@
 // below, looked up by its exact text, so a rule without one cannot slip by),
 // and then through dataplane/validate.ts, the checks the dataplane applies.
 import { checkCidr, checkIfName, checkMac, checkMtu, checkNetns, ValidationError } from '../../dataplane/validate.js';
-import { GROUP_VERSION, nodeNameSchema, type KubeSchema } from './kube-schema.js';
+import { GROUP_VERSION, LABEL_KEY_RE, LABEL_KEYS_RULE, nodeNameSchema, type KubeSchema } from './kube-schema.js';
 import { interfacePairSchema, type InterfacePair } from './interface-pair.js';
 import { linuxControlPlaneSchema, type LinuxControlPlane } from './linux-control-plane.js';
 import { nodeDataplaneSchema, type NodeDataplane } from './node-dataplane.js';
@@ -36,6 +36,9 @@ const celTwins: Record<string, (self: Json) => boolean> = {
     }
   },
   "self.matches('^.[02468aceACE]')": (s) => typeof s === 'string' && /^.[02468aceACE]/.test(s),
+  "self != 'all' && self != 'default'": (s) => s !== 'all' && s !== 'default',
+  "self != '00:00:00:00:00:00'": (s) => s !== '00:00:00:00:00:00',
+  [LABEL_KEYS_RULE]: (s) => isObject(s) && Object.keys(s).every((k) => k.length <= 317 && LABEL_KEY_RE.test(k)),
   'has(self.nodeName) != has(self.nodeSelector)': (s) => has(s, 'nodeName') !== has(s, 'nodeSelector'),
 };
 

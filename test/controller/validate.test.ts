@@ -61,6 +61,13 @@ describe('InterfacePair validation in the agent', () => {
     ['an unknown field', { mirror: { name: 'e1', colour: 'blue' } }, 'spec.mirror.colour: unknown field'],
     ['a field named like an Object.prototype member', { mirror: { name: 'e1', constructor: 'x' } }, 'spec.mirror.constructor: unknown field'],
     ['In without values', { nodeName: undefined, nodeSelector: { matchExpressions: [{ key: 'k', operator: 'In' }] } }, 'need values'],
+    ['the mirror name "all"', { mirror: { name: 'all' } }, "spec.mirror.name: must not be 'all' or 'default'"],
+    ['the port name "default"', { port: { name: 'default' } }, "spec.port.name: must not be 'all' or 'default'"],
+    ['an all-zero MAC', { mirror: { name: 'e1', mac: '00:00:00:00:00:00' } }, 'must not be all zeros'],
+    ['a label key that is no label key', { nodeName: undefined, nodeSelector: { matchLabels: { 'bad key!': 'x' } } }, 'keys must be label keys'],
+    ['a label value that is no label value', { nodeName: undefined, nodeSelector: { matchLabels: { role: 'a b' } } }, 'spec.nodeSelector.matchLabels.role'],
+    ['an expression key that is no label key', { nodeName: undefined, nodeSelector: { matchExpressions: [{ key: '-k', operator: 'Exists' }] } }, 'matchExpressions[0].key'],
+    ['an expression value that is no label value', { nodeName: undefined, nodeSelector: { matchExpressions: [{ key: 'k', operator: 'In', values: ['x/y'] }] } }, 'values[0]'],
   ])('refuses %s', (_what, spec, message) => {
     expect(refused(pair(spec))).toContain(message);
   });

@@ -158,6 +158,25 @@ describeRoot('RFC 8950 next hops', () => {
     expect(r.dp.drift(r.linux)).toMatchObject(inSync);
   });
 
+  it('forwards over onlink next hops (a gateway outside every connected subnet), as a route and as an object', async () => {
+    r = await buildRouter(2);
+    const [a, b] = r.peers;
+    if (!a || !b) throw new Error('no peers');
+    // The gateway: an address of b's that no subnet of the mirror covers; b answers ARP for it.
+    await nsx(b.ns, 'ip', ['addr', 'add', '198.51.100.77/32', 'dev', b.dev]);
+    for (const d of ['203.0.120.1/32', '203.0.121.1/32']) await nsx(b.ns, 'ip', ['addr', 'add', d, 'dev', 'lo']);
+    await ip(r, ['route', 'add', '203.0.120.0/24', 'via', '198.51.100.77', 'dev', b.tap, 'onlink']);
+    await ip(r, ['nexthop', 'add', 'id', '9', 'via', '198.51.100.77', 'dev', b.tap, 'onlink']);
+    await ip(r, ['route', 'add', '203.0.121.0/24', 'nhid', '9']);
+    expect(await eventually(() => route(r!, '203.0.120.0/24') !== undefined && route(r!, '203.0.121.0/24') !== undefined)).toBe(true);
+    expect(route(r, '203.0.120.0/24')?.paths).toEqual([{ port: b.port.index, via: '198.51.100.77', weight: 1 }]);
+    expect(route(r, '203.0.121.0/24')).toMatchObject({ nexthop: 9, paths: [{ port: b.port.index, via: '198.51.100.77', weight: 1 }] });
+    // The first packets glean (Linux resolves the gateway on the mirror), the rest are forwarded.
+    expect((await udp(a.ns, b.ns, '203.0.120.1', 50)).received).toBeGreaterThanOrEqual(45);
+    expect((await udp(a.ns, b.ns, '203.0.121.1', 50)).received).toBe(50);
+    expect(r.dp.drift(r.linux)).toMatchObject(inSync);
+  });
+
   it('counts routes it cannot forward as Linux would (an encap) instead of reporting them in sync', async () => {
     r = await buildRouter(1);
     const [a] = r.peers;

@@ -149,6 +149,13 @@ describe('invalid specs are refused by the API server', () => {
     ['an address without a prefix length', { hostConfig: { addresses: ['10.0.0.1'] } }, "'10.0.0.1' is not an address with a prefix length"],
     ['an IPv6 prefix length of 129', { hostConfig: { addresses: ['2001:db8::1/129'] } }, "'2001:db8::1/129' is not an address"],
     ['In without values', { nodeName: undefined, nodeSelector: { matchExpressions: [{ key: 'k', operator: 'In' }] } }, 'In and NotIn need values'],
+    ['the mirror name "all"', { mirror: { name: 'all' } }, "spec.mirror.name: Invalid value: \"all\": must not be 'all' or 'default'"],
+    ['the port name "default"', { port: { name: 'default' } }, "spec.port.name: Invalid value: \"default\": must not be 'all' or 'default'"],
+    ['an all-zero MAC', { mirror: { name: 'e1', mac: '00:00:00:00:00:00' } }, 'spec.mirror.mac: Invalid value: "00:00:00:00:00:00": must not be all zeros'],
+    ['a label key that is no label key', { nodeName: undefined, nodeSelector: { matchLabels: { 'bad key!': 'x' } } }, 'keys must be label keys'],
+    ['a label value that is no label value', { nodeName: undefined, nodeSelector: { matchLabels: { role: 'a b' } } }, 'spec.nodeSelector.matchLabels.role: Invalid value: "a b"'],
+    ['an expression key that is no label key', { nodeName: undefined, nodeSelector: { matchExpressions: [{ key: '-k', operator: 'Exists' }] } }, 'spec.nodeSelector.matchExpressions[0].key: Invalid value: "-k"'],
+    ['an expression value that is no label value', { nodeName: undefined, nodeSelector: { matchExpressions: [{ key: 'k', operator: 'In', values: ['x/y'] }] } }, 'spec.nodeSelector.matchExpressions[0].values[0]: Invalid value: "x/y"'],
   ])('refuses %s', async (_what, spec, message) => {
     const p = pair('bad', spec as Partial<InterfacePair['spec']>);
     if ((spec as { nodeName?: unknown }).nodeName === undefined && 'nodeName' in spec) delete p.spec.nodeName;
