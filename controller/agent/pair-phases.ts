@@ -41,14 +41,19 @@ export async function releasePort(scope: Pick<PairScope, 'ctx'>, index: number, 
 
 /**
  * A netdev we took and no longer hold is the kernel's again, also when the
- * agent that took it died holding it: our ingress drop filter removed, IPv6
- * as it was. The dataplane does this itself when it lets go normally; after a
+ * agent that took it died holding it: our ingress drop filter removed, its
+ * MTU and IPv6 as they were (the MTU first: below 1280 the kernel turns IPv6
+ * off on the device, and back on when it grows). The dataplane does this itself when it lets go normally; after a
  * crash the next agent sees the guard as the port's own state, hence the record.
  */
 export function restorePort(host: Host, rec: PortRecord, log: Logger): void {
   const link = host.netnsExists(rec.netns) ? host.link(rec.netns, rec.name) : undefined;
   if (link) {
     if (host.removeStaleGuard(rec.netns, rec.name)) log.info({ port: rec.name, netns: rec.netns }, 'leftover port guard removed');
+    if (rec.mtu !== undefined && link.mtu !== rec.mtu) {
+      host.setMtu(rec.netns, rec.name, rec.mtu);
+      log.info({ port: rec.name, netns: rec.netns, mtu: rec.mtu, was: link.mtu }, 'port MTU given back');
+    }
     if (rec.addrGenMode && link.addrGenMode && link.addrGenMode !== rec.addrGenMode) host.setAddrGenMode(rec.netns, rec.name, rec.addrGenMode);
     if (rec.disableIpv6 === 0 && host.ipv6Disabled(rec.netns, rec.name) === 1) host.setIpv6Disabled(rec.netns, rec.name, 0);
   }
@@ -76,8 +81,8 @@ export const ensurePort: Phase = {
     if (!port) {
       // How to give it back if we die holding it (a record left by an agent that died already says it).
       if (!ctx.state.port(want.netns, want.name)) {
-        const addrGenMode = readOrUndefined(() => ctx.host.link(want.netns, want.name))?.addrGenMode || undefined;
-        ctx.state.recordPort({ netns: want.netns, name: want.name, disableIpv6: ctx.host.ipv6Disabled(want.netns, want.name), addrGenMode });
+        const link = readOrUndefined(() => ctx.host.link(want.netns, want.name));
+        ctx.state.recordPort({ netns: want.netns, name: want.name, disableIpv6: ctx.host.ipv6Disabled(want.netns, want.name), addrGenMode: link?.addrGenMode || undefined, mtu: link?.mtu });
       }
       port = await ctx.dp.addPortAsync({ name: want.name, netns: want.netns || undefined, driver: want.driver });
       log.info({ port: port.index, name: port.name, driver: port.driver }, 'port added');

@@ -35,6 +35,8 @@ export interface PortRecord {
   disableIpv6: number;
   /** IPv6 address generation mode before (the guard sets "none"); absent in older files or without IPv6. */
   addrGenMode?: string;
+  /** Its MTU before (a pair's MTU is set on the port too); absent in older files. */
+  mtu?: number;
 }
 
 interface StateFile {

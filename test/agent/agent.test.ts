@@ -125,6 +125,19 @@ describeRoot('agent (standalone)', () => {
     expect(records.at(-1)).not.toContain(`${p.gw4}/24`);
   });
 
+  it('gives the port back with the MTU it had when a pair with an MTU of its own is deleted (even 68, which took its IPv6)', async () => {
+    // No IPv6 address in the spec: below 1280 the kernel takes IPv6 off the mirror too.
+    const noIpv6 = (y: string) => y.replace(new RegExp(`\\n *- ${h.lab.peers[0]!.gw6}/64`), '');
+    await startWith(1, (y) => noIpv6(y).replace(/mirror:\n {4}name: (\S+)/, 'mirror:\n    name: $1\n    mtu: 68'));
+    const p = h.lab.peers[0]!;
+    await h.waitReady(p.pair);
+    expect(netlinkHost.link(h.lab.dut, p.portDev)?.mtu).toBe(68);
+    h.write(h.configText((y) => y.split('---\n').filter((d) => !d.includes(`name: ${p.pair}`)).join('---\n')));
+    expect(await eventually(() => netlinkHost.link(h.lab.dut, p.portDev)?.mtu === 1500, 10_000)).toBe(true);
+    // Back above 1280, the kernel gives the netdev its IPv6 (and a link-local) again.
+    expect(await eventually(async () => (await nsx(h.lab.dut, 'ip', ['-6', 'addr', 'show', 'dev', p.portDev, 'scope', 'link'])).includes('fe80::'), 10_000)).toBe(true);
+  });
+
   it('gives the port back and deletes the mirror when the pair is deleted', async () => {
     await startWith(2);
     const [a, b] = h.lab.peers as [typeof h.lab.peers[0] & object, typeof h.lab.peers[0] & object];

@@ -74,13 +74,14 @@ describe('applyHostConfig', () => {
 });
 
 describe('restorePort', () => {
-  const rec = { netns: 'dut', name: 'eth1', disableIpv6: 0, addrGenMode: 'eui64' };
+  const rec = { netns: 'dut', name: 'eth1', disableIpv6: 0, addrGenMode: 'eui64', mtu: 1500 };
   const cases: { name: string; host: () => FakeHost; calls: string[] }[] = [
     {
-      name: 'gives back a port its dead agent left guarded: filters off, IPv6 as it was',
-      host: () => new FakeHost().addNetns('dut').addLink('dut', 'eth1', { guarded: true, addrGenMode: 'none', disableIpv6: 1 }),
-      calls: ['unguard dut/eth1', 'addrgenmode eui64 dut/eth1', 'disable_ipv6 0 dut/eth1'],
+      name: 'gives back a port its dead agent left guarded: filters off, MTU and IPv6 as they were',
+      host: () => new FakeHost().addNetns('dut').addLink('dut', 'eth1', { guarded: true, addrGenMode: 'none', disableIpv6: 1, mtu: 68 }),
+      calls: ['unguard dut/eth1', 'mtu 1500 dut/eth1', 'addrgenmode eui64 dut/eth1', 'disable_ipv6 0 dut/eth1'],
     },
+    { name: 'sets back the MTU a pair gave the port', host: () => new FakeHost().addNetns('dut').addLink('dut', 'eth1', { mtu: 9000 }), calls: ['mtu 1500 dut/eth1'] },
     { name: 'changes nothing on a port already as it was', host: () => new FakeHost().addNetns('dut').addLink('dut', 'eth1'), calls: [] },
     { name: 'does nothing when the netdev is gone', host: () => new FakeHost().addNetns('dut'), calls: [] },
     { name: 'does nothing when its netns is gone', host: () => new FakeHost(), calls: [] },
