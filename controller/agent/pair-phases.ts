@@ -10,7 +10,8 @@ import type { Host } from '../../dataplane/host.js';
 
 import { canonicalCidr } from './addresses.js';
 import type { PairScope } from './pair-scope.js';
-import type { PhaseName } from './reasons.js';
+import { FailureReason } from '../conditions/reasons.js';
+import { PhaseError, type PhaseName } from './reasons.js';
 import type { PortRecord } from './state-store.js';
 import { watchKey, watchOptions } from './watch-options.js';
 
@@ -186,13 +187,24 @@ export const applyHostConfig: Phase = {
         log.info({ mirror: name, address: a }, 'address removed');
       }
     }
+    let added = false;
     for (const a of want) {
       if (!have.has(a)) {
         ctx.host.addAddress(netns, name, a);
+        added = true;
         log.info({ mirror: name, address: a }, 'address applied');
       }
     }
     ctx.state.recordMirror({ pair: desired.name, netns, name, addresses: want });
+    // The kernel may take an address and keep another: one prefix length per
+    // IPv6 address (the second replaces the first), none for some it refuses
+    // quietly. What is not there after adding is a failure, not Ready.
+    if (added) {
+      const now = new Set(ctx.host.addresses(netns, name).map(canonicalCidr));
+      const absent = want.filter((a) => !now.has(a));
+      if (absent.length > 0)
+        throw new PhaseError(FailureReason.HostConfigFailed, `declared addresses not on mirror ${name} after adding them: ${absent.join(', ')} (an IPv6 address takes one prefix length at a time)`);
+    }
     obs.hostConfigured = true;
     return done;
   },

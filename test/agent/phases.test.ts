@@ -67,6 +67,20 @@ describe('applyHostConfig', () => {
     expect(seen).toEqual([['192.0.2.1/24']]);
   });
 
+  it('fails, not Ready, when the kernel keeps only one of two declared addresses (one prefix length per IPv6 address)', async () => {
+    const host = new FakeHost().addNetns('linux').addLink('linux', 'e1');
+    const add = host.addAddress.bind(host);
+    host.addAddress = (ns, name, cidr) => {
+      // As the kernel: the same IPv6 address with another length replaces it.
+      const addr = cidr.split('/')[0]!;
+      for (const a of host.addresses(ns, name)) if (a.split('/')[0] === addr && addr.includes(':')) host.removeAddress(ns, name, a);
+      add(ns, name, cidr);
+    };
+    const scope = newScope(desired(['2001:db8::1/64', '2001:db8::1/128']), context(host), log);
+    await expect(applyHostConfig.run(scope)).rejects.toMatchObject({ reason: 'HostConfigFailed', message: expect.stringContaining('2001:db8::1/64') });
+    expect(scope.obs.hostConfigured).toBe(false);
+  });
+
   it('fails (for the reconciler to classify) when the mirror is gone', async () => {
     const host = new FakeHost().addNetns('linux');
     await expect(applyHostConfig.run(newScope(desired(['192.0.2.1/24']), context(host), log))).rejects.toMatchObject({ code: 'ENODEV' });
