@@ -2,12 +2,10 @@
 # read-only under a tmpfs overlay; the checkout read-write; /mnt is the run
 # directory, where `cmd` is what to run and `rc` gets its exit code. Never
 # returns: init must not exit, so it powers the VM off.
-mount -t proc proc /proc || echo "guest: mount /proc failed"; grep -c . /proc/mounts
+mount -t proc proc /proc || echo "guest: mount /proc failed"
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 mkdir -p /run/netns

