@@ -353,6 +353,7 @@ function toNativeWatch(o: WatchOptions): NativeWatchOptions {
       return n;
     });
   if (o.lcpSync !== undefined) out.lcpSync = o.lcpSync;
+  if (o.autoSubinterfaces !== undefined) out.autoSubinterfaces = o.autoSubinterfaces;
   if (o.batchMax !== undefined) {
     if (!Number.isInteger(o.batchMax) || o.batchMax < 1 || o.batchMax > 2 ** 20) throw new ValidationError(`batchMax: 1..${2 ** 20}, got ${o.batchMax}`);
     out.batchMax = o.batchMax;

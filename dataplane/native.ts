@@ -102,6 +102,7 @@ export interface NativeWatchOptions {
   tableMap?: { kernel: number; dataplane: number }[];
   ignoreProtocols?: number[];
   lcpSync?: boolean;
+  autoSubinterfaces?: boolean;
   batchMax?: number;
   budgetUs?: number;
   driftIntervalMs?: number;

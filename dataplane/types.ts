@@ -191,6 +191,12 @@ export interface WatchOptions {
   ignoreProtocols?: RouteProtocol[];
   /** lcp-sync: push port admin state and MTU set through setPort() to the mirror. */
   lcpSync?: boolean;
+  /**
+   * A VLAN device (802.1Q or 802.1ad) made on a mirror in Linux makes the
+   * port's sub-port for that tag and pairs the two; deleting it removes the
+   * sub-port (as lcpng's auto-subint).
+   */
+  autoSubinterfaces?: boolean;
   /** At most this many changes per batch (default 8192). */
   batchMax?: number;
   /** Batch window and longest hold of the dataplane's control lock, in microseconds (default 5000). */

@@ -9,6 +9,8 @@ export interface NodeSettings {
   from?: string;
   defaultNetns: string;
   lcpSync: boolean;
+  /** VLAN devices on mirrors make sub-ports (LinuxControlPlane.spec.autoSubinterfaces). */
+  autoSubinterfaces?: boolean;
   /** Kernel tables to mirror; undefined = all but local. */
   tables?: number[];
   /** Route protocols to mirror; undefined = all but kernel (connected routes come from addresses). */
@@ -47,6 +49,7 @@ export function resolveSettings(lcps: readonly LinuxControlPlane[], node: NodeId
       from: w.metadata.name,
       defaultNetns: s.defaultNetns ?? '',
       lcpSync: s.sync ?? false,
+      autoSubinterfaces: s.autoSubinterfaces ?? false,
       tables: nonEmpty(s.routes?.tables),
       protocols: nonEmpty(s.routes?.protocols),
       workers: s.dataplane?.workers,

@@ -6,6 +6,7 @@ import type { NodeSettings } from './selection.js';
 
 export function watchOptions(s: NodeSettings): WatchOptions {
   const opts: WatchOptions = { lcpSync: s.lcpSync };
+  if (s.autoSubinterfaces) opts.autoSubinterfaces = true;
   if (s.tables) opts.tables = [...s.tables].sort((a, b) => a - b);
   if (s.protocols) {
     const keep = new Set(s.protocols);

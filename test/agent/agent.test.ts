@@ -145,6 +145,8 @@ describeRoot('agent (standalone)', () => {
     await h.waitReady(b.pair);
     h.write(h.configText((y) => y.split('---\n').filter((d) => !d.includes(`name: ${b.pair}`)).join('---\n')));
     expect(await eventually(async () => (netlinkHost.link(h.lab.linux, b.mirror)) === undefined, 10_000)).toBe(true);
+    // The port goes just after its mirror: closing its sockets waits for kernel grace periods, off the event loop.
+    expect(await eventually(() => h.agent.dp.ports().length === 1, 10_000)).toBe(true);
     expect(h.agent.dp.ports().map((x) => x.name)).toEqual([a.portDev]);
     expect(h.entry(b.pair)).toBeUndefined();
     // The netdev is the kernel's again: IPv6 (disabled while it was a port) is back. The port's
@@ -165,6 +167,8 @@ describeRoot('agent (standalone)', () => {
     await h.start();
     await h.waitReady(a.pair);
     expect(await eventually(async () => (netlinkHost.link(h.lab.linux, b.mirror)) === undefined, 10_000)).toBe(true);
+    // The port goes just after its mirror: closing its sockets waits for kernel grace periods, off the event loop.
+    expect(await eventually(() => h.agent.dp.ports().length === 1, 10_000)).toBe(true);
     expect(h.agent.dp.ports().map((x) => x.name)).toEqual([a.portDev]);
   });
 

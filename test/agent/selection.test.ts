@@ -2,6 +2,7 @@
 import type { InterfacePair } from '../../controller/api/interface-pair.js';
 import type { LinuxControlPlane } from '../../controller/api/linux-control-plane.js';
 import { nodeDesired } from '../../controller/agent/node-desired.js';
+import { watchKey, watchOptions } from '../../controller/agent/watch-options.js';
 import { defaultSettings, resolveSettings } from '../../controller/agent/selection.js';
 import { pairSelectsNode, selectorMatches } from '../../controller/api/selectors.js';
 
@@ -45,6 +46,14 @@ describe('resolveSettings', () => {
     const r = resolveSettings([lcp('x'), lcp('y'), lcp('z', -1)], node, previous);
     expect(r.conflict).toEqual(['x', 'y']);
     expect(r.settings).toBe(previous);
+  });
+  it('carries autoSubinterfaces into the watch options (a change restarts the watch)', () => {
+    const on = { ...lcp('auto'), spec: { ...lcp('auto').spec, autoSubinterfaces: true } };
+    const s = resolveSettings([on], node, defaultSettings).settings;
+    expect(s.autoSubinterfaces).toBe(true);
+    expect(watchOptions(s)).toMatchObject({ autoSubinterfaces: true });
+    expect(watchKey(s)).not.toBe(watchKey(resolveSettings([lcp('auto')], node, defaultSettings).settings));
+    expect(watchOptions(resolveSettings([lcp('off')], node, defaultSettings).settings).autoSubinterfaces).toBeUndefined();
   });
   it('ignores objects that select other nodes; none at all means defaults', () => {
     expect(resolveSettings([lcp('other', 9, { role: 'core' })], node, defaultSettings).settings).toEqual(defaultSettings);

@@ -605,7 +605,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
     });
   }
 
-  // watchNetns(netns, {rcvbuf?, tables?, tableMap?: [{kernel, dataplane}], ignoreProtocols?, lcpSync?, batchMax?, budgetUs?, driftIntervalMs?, driftSamples?})
+  // watchNetns(netns, {rcvbuf?, tables?, tableMap?: [{kernel, dataplane}], ignoreProtocols?, lcpSync?, autoSubinterfaces?, batchMax?, budgetUs?, driftIntervalMs?, driftSamples?})
   Napi::Value WatchNetns(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const Napi::Env env = info.Env();
@@ -620,6 +620,7 @@ class NativeDataplane : public Napi::ObjectWrap<NativeDataplane> {
         o.drift_interval_ms = get_uint(opt, "driftIntervalMs", 0, 86400000).value_or(o.drift_interval_ms);
         o.drift_samples = get_uint(opt, "driftSamples", 0, 1000).value_or(o.drift_samples);
         o.lcp_sync = get_bool(opt, "lcpSync").value_or(false);
+        o.mirror.auto_subif = get_bool(opt, "autoSubinterfaces").value_or(false);
         auto uints = [&](const char* key, uint32_t max) {
           std::vector<uint32_t> out;
           Napi::Value v = opt.Get(key);
