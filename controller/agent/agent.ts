@@ -65,6 +65,8 @@ export class Agent {
   private readonly ctx: AgentContext;
   private settings: NodeSettings;
   private settingsConflict: string[] = [];
+  /** Why the LinuxControlPlane in force for this node was not applied (its settings cannot work here). */
+  private settingsRefused: string | undefined;
   private desiredCache: NodeDesired | undefined;
   private readonly firstPass = new Set<string>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -148,7 +150,11 @@ export class Agent {
       t.unref();
       this.timers.push(t);
     };
-    every(this.opts.resyncPeriodMs ?? 30_000, () => this.enqueueAll());
+    every(this.opts.resyncPeriodMs ?? 30_000, () => {
+      // A refused defaultNetns may exist by now.
+      if (this.settingsRefused) this.reResolve();
+      this.enqueueAll();
+    });
     every(this.opts.driftPeriodMs ?? 30_000, () => void this.measureDrift());
   }
 
@@ -157,20 +163,33 @@ export class Agent {
     if (r.conflict.length > 0 && this.settingsConflict.join() !== r.conflict.join())
       this.opts.log.warn({ linuxControlPlanes: r.conflict }, 'LinuxControlPlanes tie for this node: not merged, previous settings kept');
     this.settingsConflict = r.conflict;
-    return r.settings;
+    // An invalid config never tears down a working one: a defaultNetns this node
+    // does not have would move every mirror into nothing. Refused, said, kept.
+    // At start nothing works yet to protect: pairs then fail with NetnsNotFound, as they would.
+    const ns = r.settings.defaultNetns;
+    const working = (this.ctx as AgentContext | undefined)?.claims.size ?? 0;
+    const refused = working > 0 && ns !== '' && !(this.opts.host ?? netlinkHost).netnsExists(ns)
+      ? `LinuxControlPlane ${r.settings.from ?? ''}: defaultNetns '${ns}' does not exist on this node; previous settings kept`
+      : undefined;
+    if (refused && refused !== this.settingsRefused) this.opts.log.warn({ linuxControlPlane: r.settings.from, defaultNetns: ns }, 'settings refused: defaultNetns does not exist');
+    this.settingsRefused = refused;
+    return refused ? previous : r.settings;
   }
 
   private onChange(change: SourceChange): void {
     if (this.stopped) return;
     this.desiredCache = undefined;
-    if (change.controlPlanes) {
-      const before = this.settings;
-      this.settings = this.resolve(before);
-      const moved = watchKey(before) !== watchKey(this.settings) || before.defaultNetns !== this.settings.defaultNetns;
-      if (moved) return this.enqueueAll(); // every pair may have another netns or watch options
-    }
+    if (change.controlPlanes && this.reResolve()) return this.enqueueAll(); // every pair may have another netns or watch options
     change.pairs.forEach((n) => this.controller.enqueue(pairKey(n)));
     this.controller.enqueue(NODE_KEY);
+  }
+
+  /** Resolves the settings again; true when the netns or watch options moved. */
+  private reResolve(): boolean {
+    const before = this.settings;
+    this.settings = this.resolve(before);
+    if (this.settings !== before) this.desiredCache = undefined;
+    return watchKey(before) !== watchKey(this.settings) || before.defaultNetns !== this.settings.defaultNetns;
   }
 
   private enqueueAll(): void {
@@ -229,6 +248,7 @@ export class Agent {
       pendingSizing: pendingSizing(this.openedWith, this.settings),
       configError: this.opts.source.error(),
       settingsConflict: this.settingsConflict,
+      settingsRefused: this.settingsRefused,
       settingsFrom: this.settings.from,
       pairs: [...this.reconciler.entries.values()].filter((e) => desired.pairs.has(e.name)),
       watches: this.dp.mirrorStatus(),

@@ -22,6 +22,8 @@ export interface NodeInputs {
   configError?: string;
   /** LinuxControlPlanes tied at the top priority for this node. */
   settingsConflict: string[];
+  /** Why the LinuxControlPlane in force was refused here (its previous settings stay). */
+  settingsRefused?: string;
   /** The LinuxControlPlane in force, if any. */
   settingsFrom?: string;
   pairs: PairEntry[];
@@ -37,7 +39,8 @@ export interface NodeInputs {
 /** What the node's conditions are computed from (cheap to gather: no dumps). */
 export type ConditionInputs = Pick<
   NodeInputs,
-  'now' | 'dataplaneOpen' | 'firstSyncDone' | 'pendingSizing' | 'configError' | 'settingsConflict' | 'settingsFrom' | 'pairs' | 'watches' | 'driftRoutes'
+  | 'now' | 'dataplaneOpen' | 'firstSyncDone' | 'pendingSizing' | 'configError' | 'settingsConflict' | 'settingsRefused' | 'settingsFrom'
+  | 'pairs' | 'watches' | 'driftRoutes'
 >;
 
 export function dataplaneReadyCondition(i: Pick<NodeInputs, 'dataplaneOpen' | 'pendingSizing'>): ConditionInput {
@@ -66,10 +69,11 @@ export function configValidCondition(i: Pick<NodeInputs, 'configError'>): Condit
   return cond(T.ConfigValid, 'True', R.Loaded, 'the desired state was accepted');
 }
 
-export function settingsResolvedCondition(i: Pick<NodeInputs, 'settingsConflict' | 'settingsFrom'>): ConditionInput {
+export function settingsResolvedCondition(i: Pick<NodeInputs, 'settingsConflict' | 'settingsFrom' | 'settingsRefused'>): ConditionInput {
   if (i.settingsConflict.length > 0)
     return cond(T.SettingsResolved, 'False', R.Conflict,
       `LinuxControlPlanes ${i.settingsConflict.join(', ')} select this node with the same priority; not merged, previous settings kept`);
+  if (i.settingsRefused) return cond(T.SettingsResolved, 'False', R.DefaultNetnsNotFound, i.settingsRefused);
   if (i.settingsFrom) return cond(T.SettingsResolved, 'True', R.Resolved, `settings from LinuxControlPlane ${i.settingsFrom}`);
   return cond(T.SettingsResolved, 'True', R.Defaults, 'no LinuxControlPlane selects this node: defaults');
 }
@@ -84,13 +88,14 @@ export function nodeReadyCondition(i: Pick<NodeInputs, 'dataplaneOpen' | 'firstS
   return cond(T.Ready, 'True', R.AllPairsReady, `${i.pairs.length} pairs ready`);
 }
 
-export function degradedCondition(i: Pick<NodeInputs, 'pairs' | 'configError' | 'settingsConflict' | 'watches'>): ConditionInput {
+export function degradedCondition(i: Pick<NodeInputs, 'pairs' | 'configError' | 'settingsConflict' | 'settingsRefused' | 'watches'>): ConditionInput {
   const failed = i.pairs.flatMap((p) => {
     const r = failureReason(p);
     return r ? [`${p.name}: ${r}`] : [];
   });
   if (i.configError) return cond(T.Degraded, 'True', R.ConfigInvalid, i.configError);
   if (i.settingsConflict.length > 0) return cond(T.Degraded, 'True', R.SettingsConflict, `tie between ${i.settingsConflict.join(', ')}`);
+  if (i.settingsRefused) return cond(T.Degraded, 'True', R.SettingsRefused, i.settingsRefused);
   if (failed.length > 0) return cond(T.Degraded, 'True', R.PairsFailed, failed.slice(0, 5).join('; '));
   if (i.watches.some((w) => w.state === 'netns-gone')) return cond(T.Degraded, 'True', R.NetnsGone, 'a watched netns disappeared');
   return cond(T.Degraded, 'False', R.AsExpected, 'nothing failed');

@@ -58,6 +58,8 @@ export const NodeReason = {
   Invalid: 'Invalid',
   Loaded: 'Loaded',
   Conflict: 'Conflict',
+  DefaultNetnsNotFound: 'DefaultNetnsNotFound',
+  SettingsRefused: 'SettingsRefused',
   Resolved: 'Resolved',
   Defaults: 'Defaults',
   DataplaneNotReady: 'DataplaneNotReady',

@@ -266,6 +266,26 @@ describeRoot('agent (standalone)', () => {
     expect(h.agent.nodeSettings.conflict).toEqual(['lab', 'zz-other']);
   });
 
+  it('keeps working mirrors when a LinuxControlPlane names a defaultNetns the node does not have, says so, and takes it once it exists', async () => {
+    await startWith(1);
+    const p = h.lab.peers[0]!;
+    await h.waitReady(p.pair);
+    const before = netlinkHost.link(h.lab.linux, p.mirror);
+    const missing = uniq('lmiss');
+    h.write(h.configText((y) => y.replace(/defaultNetns: \S+/, `defaultNetns: ${missing}`)));
+    expect(await eventually(async () => (await h.nodeCondition('SettingsResolved')).reason === 'DefaultNetnsNotFound', 10_000)).toBe(true);
+    expect(await h.nodeCondition('Degraded')).toMatchObject({ status: 'True', reason: 'SettingsRefused' });
+    expect((await h.nodeCondition('SettingsResolved')).message).toContain(`defaultNetns '${missing}' does not exist`);
+    // Nothing was torn down: the same mirror, the pair still Ready.
+    expect(netlinkHost.link(h.lab.linux, p.mirror)?.ifindex).toBe(before!.ifindex);
+    expect(h.ready(p.pair).status).toBe('True');
+    // Once the netns exists the settings apply (the resync, every second here, looks again).
+    await sh('ip', ['netns', 'add', missing]);
+    h.trackNetns(missing);
+    expect(await eventually(async () => (await h.nodeCondition('SettingsResolved')).reason === 'Resolved', 15_000)).toBe(true);
+    expect(await eventually(() => netlinkHost.link(missing, p.mirror) !== undefined, 15_000)).toBe(true);
+  });
+
   it('never deletes a device carrying another owner\'s mark', async () => {
     await startWith(1);
     const p = h.lab.peers[0]!;

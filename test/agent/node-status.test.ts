@@ -59,6 +59,7 @@ describe('node conditions', () => {
     expect(settingsResolvedCondition({ settingsConflict: ['x', 'y'] })).toMatchObject({ status: 'False', reason: 'Conflict' });
     expect(settingsResolvedCondition({ settingsConflict: ['x', 'y'] }).message).toContain('x, y');
     expect(settingsResolvedCondition({ settingsConflict: [], settingsFrom: 'x' })).toMatchObject({ status: 'True', reason: 'Resolved' });
+    expect(settingsResolvedCondition({ settingsConflict: [], settingsFrom: 'x', settingsRefused: "defaultNetns 'n' does not exist" })).toMatchObject({ status: 'False', reason: 'DefaultNetnsNotFound' });
     expect(settingsResolvedCondition({ settingsConflict: [] })).toMatchObject({ status: 'True', reason: 'Defaults' });
   });
   it('Ready needs the first sync and every pair ready; no pairs is fine', () => {
