@@ -198,7 +198,7 @@ export class Agent {
   }
 
   private desired(): NodeDesired {
-    this.desiredCache ??= nodeDesired(this.opts.source.snapshot(), this.opts.node, this.settings);
+    this.desiredCache ??= nodeDesired(this.opts.source.snapshot(), this.opts.node, this.settings, new Set(this.ctx.claims.keys()));
     return this.desiredCache;
   }
 

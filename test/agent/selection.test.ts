@@ -75,4 +75,28 @@ describe('nodeDesired', () => {
     expect(d.conflicts.get('c')?.reason).toBe('NameConflict');
     expect(d.conflicts.has('a')).toBe(false);
   });
+
+  it('lets the pair that holds a port keep it against a newcomer first by name', () => {
+    const pairs = new Map([
+      ['a-new', { pair: pair('a-new', { nodeName: 'n1', mirror: { name: 'e9' } }), generation: 1 }],
+      ['z-old', { pair: pair('z-old', { nodeName: 'n1' }), generation: 1 }],
+    ]);
+    const d = nodeDesired({ pairs, controlPlanes: [] }, node, defaultSettings, new Set(['z-old']));
+    expect(d.conflicts.has('z-old')).toBe(false);
+    expect(d.conflicts.get('a-new')).toMatchObject({ reason: 'PortInUse', message: 'port eth1 is already claimed by pair z-old' });
+  });
+
+  it("refuses a pair whose port is another pair's mirror, or the other way round, or both at once", () => {
+    const pairs = new Map([
+      ['a', { pair: pair('a', { nodeName: 'n1', port: { name: 'eth1' }, mirror: { name: 'e1', netns: 'linux' } }), generation: 1 }],
+      ['b', { pair: pair('b', { nodeName: 'n1', port: { name: 'e1', netns: 'linux' }, mirror: { name: 'e2' } }), generation: 1 }],
+      ['c', { pair: pair('c', { nodeName: 'n1', port: { name: 'eth3' }, mirror: { name: 'eth1', netns: '' } }), generation: 1 }],
+      ['d', { pair: pair('d', { nodeName: 'n1', port: { name: 'x0' }, mirror: { name: 'x0', netns: '' } }), generation: 1 }],
+    ]);
+    const d = nodeDesired({ pairs, controlPlanes: [] }, node, defaultSettings);
+    expect(d.conflicts.has('a')).toBe(false);
+    expect(d.conflicts.get('b')).toMatchObject({ reason: 'PortInUse', message: 'port e1@linux is already claimed by pair a as its mirror' });
+    expect(d.conflicts.get('c')).toMatchObject({ reason: 'NameConflict', message: 'mirror eth1 is already claimed by pair a as its port' });
+    expect(d.conflicts.get('d')).toMatchObject({ reason: 'NameConflict' });
+  });
 });
