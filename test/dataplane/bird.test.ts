@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { describeRoot, eventually, nsx } from '../helpers/lab.js';
-import { buildRouter, teardown, trafficProcess, waitForNeighbors, type Router } from '../helpers/router.js';
+import { buildRouter, teardown, udp, waitForNeighbors, type Router } from '../helpers/router.js';
 
 const birdBin = ['/usr/sbin/bird', '/usr/bin/bird'].find((p) => existsSync(p));
 const birdcBin = ['/usr/sbin/birdc', '/usr/bin/birdc'].find((p) => existsSync(p));
@@ -95,13 +95,6 @@ protocol bgp to_linux {
   ipv4 { import none; export where proto = "prefixes"; };
 }
 `;
-}
-
-async function udp(from: string, to: string, dst: string, count: number, timeoutMs = 4000) {
-  const sink = trafficProcess(to, ['udp-sink', dst, '5001', String(count), String(timeoutMs)]);
-  await sink.ready;
-  await trafficProcess(from, ['udp-send', dst, '5001', String(count), '200', '1']).result;
-  return (await sink.result) as { received: number; intact: number };
 }
 
 async function kernelBirdRoutes(ns: string): Promise<Set<string>> {

@@ -4,17 +4,10 @@
 // the dataplane forwards what FRR learnt.
 import { describeRoot, eventually, nsx } from '../helpers/lab.js';
 import { frrInstalled, startFrr, type Frr } from '../helpers/frr.js';
-import { buildRouter, learnNeighbors, teardown, trafficProcess, type Router } from '../helpers/router.js';
+import { buildRouter, learnNeighbors, teardown, udp, type Router } from '../helpers/router.js';
 
 const describeFrr = frrInstalled ? describeRoot : describe.skip;
 if (!frrInstalled) process.stderr.write('frr.test: skipped, FRR is not installed (scripts/setup.sh installs it)\n');
-
-async function udp(from: string, to: string, dst: string, count: number) {
-  const sink = trafficProcess(to, ['udp-sink', dst, '5001', String(count), '4000']);
-  await sink.ready;
-  await trafficProcess(from, ['udp-send', dst, '5001', String(count), '200', '1']).result;
-  return (await sink.result) as { received: number };
-}
 
 function route(r: Router, prefix: string) {
   return r.dp.fib(0, 4).find((e) => e.prefix === prefix && e.source === 'route');

@@ -7,14 +7,7 @@ import { join } from 'node:path';
 
 import { ValidationError } from '../../dataplane/dataplane.js';
 import { describeRoot, eventually, nsx, sh, sleep } from '../helpers/lab.js';
-import { buildRouter, learnNeighbors, teardown, trafficProcess, type Router } from '../helpers/router.js';
-
-async function udp(from: string, to: string, dst: string, count: number, timeoutMs = 4000) {
-  const sink = trafficProcess(to, ['udp-sink', dst, '5001', String(count), String(timeoutMs)]);
-  await sink.ready;
-  await trafficProcess(from, ['udp-send', dst, '5001', String(count), '200', '1']).result;
-  return (await sink.result) as { received: number; intact: number };
-}
+import { buildRouter, learnNeighbors, teardown, udp, type Router } from '../helpers/router.js';
 
 function route(r: Router, prefix: string, table = 0, family: 4 | 6 = 4) {
   return r.dp.fib(table, family).find((e) => e.prefix === prefix && e.source === 'route');

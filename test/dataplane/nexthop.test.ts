@@ -4,14 +4,7 @@
 // device going down, an object deleted) are followed; what cannot be
 // forwarded as Linux would is counted, never passed off as in sync.
 import { describeRoot, eventually, nsx } from '../helpers/lab.js';
-import { buildRouter, learnNeighbors, teardown, trafficProcess, type Peer, type Router } from '../helpers/router.js';
-
-async function udp(from: string, to: string, dst: string, count: number) {
-  const sink = trafficProcess(to, ['udp-sink', dst, '5001', String(count), '4000']);
-  await sink.ready;
-  await trafficProcess(from, ['udp-send', dst, '5001', String(count), '200', '1']).result;
-  return (await sink.result) as { received: number };
-}
+import { buildRouter, learnNeighbors, teardown, udp, type Peer, type Router } from '../helpers/router.js';
 
 function route(r: Router, prefix: string, family: 4 | 6 = 4) {
   return r.dp.fib(0, family).find((e) => e.prefix === prefix && e.source === 'route');
