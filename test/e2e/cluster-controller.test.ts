@@ -9,7 +9,8 @@
 // One kernel plays two nodes: the pair names one port netdev, so both agents
 // take over the same veth end (each with its own dataplane and its own mirror
 // in its own netns). What differs per node is the LinuxControlPlane, which is
-// how node-b is made to fail (its mirror netns does not exist: NetnsNotFound).
+// how node-b is made to fail (its mirrors sent into node-a's netns, where node-a's
+// mirror of the same name is: NameConflict).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,16 +171,18 @@ describeRoot('cluster controller', () => {
   }, 120_000);
 
   it('a node that fails makes the pair Ready=False and Degraded SomeNodesFailed naming it; fixing it recovers', async () => {
-    // node-b's mirrors now belong in a netns that does not exist.
-    const broken = lcpFor(nodeB, `gone-${run}`);
+    // node-b's mirrors now belong in node-a's netns, where node-a's mirror of the same name is
+    // (another owner's: never taken). A netns that does not exist would be refused instead,
+    // the working mirrors kept (test/agent/agent.test.ts).
+    const broken = lcpFor(nodeB, lab.linux);
     await applyObject(kc, lcpPath('linuxcontrolplanes', broken.metadata.name), broken, FIELD_MANAGER, true);
     const failed = await waitPair((x) => x.status?.failedNodes === 1);
     expect(failed.status).toMatchObject({ matchedNodes: 2, readyNodes: 1, failedNodes: 1, staleNodes: 0 });
     expect(condition(failed, 'Ready')).toMatchObject({ status: 'False', reason: 'PartiallyReady' });
-    expect(condition(failed, 'Ready')?.message).toContain(`${nodeB} (NetnsNotFound)`);
+    expect(condition(failed, 'Ready')?.message).toContain(`${nodeB} (NameConflict)`);
     expect(condition(failed, 'Degraded')).toMatchObject({ status: 'True', reason: 'SomeNodesFailed' });
     expect(condition(failed, 'Degraded')?.message).toContain(nodeB);
-    expect(failed.status?.failingNodes).toEqual([expect.objectContaining({ node: nodeB, reason: 'NetnsNotFound' })]);
+    expect(failed.status?.failingNodes).toEqual([expect.objectContaining({ node: nodeB, reason: 'NameConflict' })]);
 
     await applyObject(kc, lcpPath('linuxcontrolplanes', broken.metadata.name), lcpFor(nodeB, linuxB), FIELD_MANAGER, true);
     const fixed = await waitPair((x) => condition(x, 'Ready')?.status === 'True');
@@ -217,8 +220,8 @@ describeRoot('cluster controller', () => {
     }
     // node-b's agent said so too, once each way, as itself.
     const fromB = all.filter((e) => e.reportingController === AGENT_FIELD_MANAGER && e.reportingInstance === nodeB);
-    expect(fromB.map((e) => `${e.reason} ${e.type}`)).toEqual(['NetnsNotFound Warning', 'Ready Normal']);
-    expect(all.filter((e) => e.reportingInstance === nodeA && e.reason === 'NetnsNotFound')).toEqual([]);
+    expect(fromB.map((e) => `${e.reason} ${e.type}`)).toEqual(['NameConflict Warning', 'Ready Normal']);
+    expect(all.filter((e) => e.reportingInstance === nodeA && e.reason === 'NameConflict')).toEqual([]);
 
     // Heartbeats, status rewrites and resyncs (1 s here) go by: nothing new to say.
     await sleep(4000);

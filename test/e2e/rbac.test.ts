@@ -26,7 +26,7 @@ import type { LinuxControlPlane } from '../../controller/api/linux-control-plane
 import type { NodeDataplane } from '../../controller/api/node-dataplane.js';
 import { applyObject, clusterPath, rawRequest } from '../../controller/k8s/raw.js';
 import { buildStandaloneLab, type StandaloneLab } from '../../controller/lab/standalone.js';
-import { describeRoot, eventually } from '../helpers/lab.js';
+import { describeRoot, eventually, nsx } from '../helpers/lab.js';
 import { FIELD_MANAGER, repoRoot, STARTUP_TIMEOUT_MS, startCluster, uniqueSuffix, type TestCluster } from './harness.js';
 
 const NS = 'kube-lcp';
@@ -502,7 +502,10 @@ describe('manifests: least-privilege RBAC for the agent and the cluster controll
         metadata: { name: lcpName },
         spec: { defaultNetns: netns, sync: false, nodeSelector: { matchLabels: { 'kubernetes.io/hostname': node } } },
       });
-      await applyObject(admin, lcpPath('linuxcontrolplanes', lcpName), settings(`gone-${run}`), FIELD_MANAGER, true);
+      // The failure: mirrors sent to a netns where a device of the mirror's name is someone else's (NameConflict).
+      const taken = await lab.lab.netns('lxt');
+      await nsx(taken, 'ip', ['tuntap', 'add', 'dev', p.mirror, 'mode', 'tap']);
+      await applyObject(admin, lcpPath('linuxcontrolplanes', lcpName), settings(taken), FIELD_MANAGER, true);
       expect(await eventually(() => pairReady('False'), 30_000, 200)).toBe(true);
       await applyObject(admin, lcpPath('linuxcontrolplanes', lcpName), settings(lab.linux), FIELD_MANAGER, true);
       expect(await eventually(() => pairReady('True'), 30_000, 200)).toBe(true);
