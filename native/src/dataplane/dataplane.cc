@@ -338,6 +338,7 @@ void Dataplane::set_port_locked(Port& p, const PortPatch& patch) {
   }
   if (patch.table && *patch.table != p.table) {
     p.table = *patch.table;
+    fib_->port_move_addresses(index, p.table);
     pair_gen_.fetch_add(1, std::memory_order_acq_rel);
   }
   fib_->port_set(index, l2_of(p));
@@ -666,7 +667,13 @@ void Dataplane::apply_one(const MirrorOp& op, MirrorApply& out) {
       if (op.link.up && *op.link.up != p.admin_up) diff.up = op.link.up;
       if (op.link.mtu && *op.link.mtu != p.mtu) diff.mtu = op.link.mtu;
       if (op.link.mac && *op.link.mac != p.mac && !p.is_sub() && !p.io->link().p2p) diff.mac = op.link.mac;
-      if (diff.up || diff.mtu || diff.mac) set_port_locked(p, diff);
+      if (op.link.table && *op.link.table != p.table && !p.is_sub()) {
+        // The mirror was enslaved to a VRF (or released): the port follows into its table.
+        uint32_t slot = 0;
+        if (!fib_->table_slot(*op.link.table, slot)) fib_->table_add(*op.link.table);
+        diff.table = op.link.table;
+      }
+      if (diff.up || diff.mtu || diff.mac || diff.table) set_port_locked(p, diff);
       break;
     }
   }

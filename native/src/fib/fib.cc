@@ -619,6 +619,16 @@ void Fib::address_add(uint32_t table_id, uint32_t port, const Prefix& a) {
   m.sync_adj_fibs(port);
 }
 
+void Fib::port_move_addresses(uint32_t port, uint32_t to) {
+  std::vector<AddrRec> moving;
+  for (const AddrRec& r : impl_->addrs)
+    if (r.port == port && r.table != to) moving.push_back(r);
+  for (const AddrRec& r : moving) {
+    address_del(r.table, port, r.p);
+    address_add(to, port, r.p);
+  }
+}
+
 bool Fib::address_del(uint32_t table_id, uint32_t port, const Prefix& a) {
   Impl& m = *impl_;
   auto rec = std::find_if(m.addrs.begin(), m.addrs.end(), [&](const AddrRec& r) {

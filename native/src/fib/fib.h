@@ -200,6 +200,9 @@ class Fib {
   // IPv4, the subnet broadcast), plus a connected Glean prefix on the port.
   void address_add(uint32_t table_id, uint32_t port, const Prefix& addr_with_len);
   bool address_del(uint32_t table_id, uint32_t port, const Prefix& addr_with_len);
+  // A port's addresses (receive, connected, broadcast entries) move to table
+  // `to`, as the kernel moves them when a device joins or leaves a VRF.
+  void port_move_addresses(uint32_t port, uint32_t to);
 
   // Local addresses held by no port (Linux's lo, a dummy): a Receive entry
   // for the host address alone, so packets for it are punted through their

@@ -80,6 +80,9 @@ bool parse_link(const nlmsghdr* nlh, NlLink& l) {
   uint32_t link = 0;
   if (!get_u32(tb[IFLA_LINK], link)) return false;
   l.link = int(link);
+  uint32_t master = 0;
+  if (!get_u32(tb[IFLA_MASTER], master)) return false;
+  l.master = int(master);
   // A VLAN device: IFLA_LINKINFO { IFLA_INFO_KIND "vlan", IFLA_INFO_DATA
   // { IFLA_VLAN_ID, IFLA_VLAN_PROTOCOL } }. IFLA_LINK_NETNSID would put its
   // lower device in another netns: not one of our mirrors then.
@@ -87,6 +90,13 @@ bool parse_link(const nlmsghdr* nlh, NlLink& l) {
     std::array<const nlattr*, IFLA_INFO_MAX + 1> info;
     if (!collect(mnl_attr_get_payload(li), plen(li), info)) return false;
     const nlattr* kind = info[IFLA_INFO_KIND];
+    // A VRF: IFLA_INFO_DATA { IFLA_VRF_TABLE }.
+    if (kind && plen(kind) >= 3 && std::memcmp(mnl_attr_get_payload(kind), "vrf", 3) == 0 &&
+        (plen(kind) == 3 || static_cast<const char*>(mnl_attr_get_payload(kind))[3] == 0) && info[IFLA_INFO_DATA]) {
+      std::array<const nlattr*, IFLA_VRF_MAX + 1> vd;
+      if (!collect(mnl_attr_get_payload(info[IFLA_INFO_DATA]), plen(info[IFLA_INFO_DATA]), vd)) return false;
+      if (vd[IFLA_VRF_TABLE] && get_u32(vd[IFLA_VRF_TABLE], l.vrf_table)) l.is_vrf = true;
+    }
     if (kind && plen(kind) >= 4 && std::memcmp(mnl_attr_get_payload(kind), "vlan", 4) == 0 &&
         (plen(kind) == 4 || static_cast<const char*>(mnl_attr_get_payload(kind))[4] == 0) && info[IFLA_INFO_DATA]) {
       std::array<const nlattr*, IFLA_VLAN_MAX + 1> vl;

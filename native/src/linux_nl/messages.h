@@ -28,6 +28,9 @@ struct NlLink {
   bool is_vlan = false;      // IFLA_INFO_KIND "vlan"
   uint16_t vlan_id = 0;
   uint16_t vlan_proto = 0x8100;  // ETH_P_8021Q or ETH_P_8021AD
+  int master = 0;            // IFLA_MASTER: a VRF (or bridge, bond) it is enslaved to
+  bool is_vrf = false;       // IFLA_INFO_KIND "vrf"
+  uint32_t vrf_table = 0;    // its IFLA_VRF_TABLE
 };
 
 struct NlAddr {

@@ -356,9 +356,29 @@ void MirrorState::flush_paths(int ifindex, bool ip4_only) {
 
 // ------------------------------------------------------------------- links
 
+uint32_t MirrorState::table_of_master(int master) const {
+  auto v = vrfs_.find(master);
+  return dp_table(v == vrfs_.end() ? uint32_t(RT_TABLE_MAIN) : v->second);
+}
+
 void MirrorState::on_link(const NlLink& l, bool del) {
   const MirrorPort* mp = port_of(l.ifindex);
   auto prev = links_.find(l.ifindex);
+  if (l.is_vrf || vrfs_.count(l.ifindex)) {
+    // A VRF appearing after its members (a dump goes by ifindex) or changing
+    // table: the mirrors enslaved to it move with it.
+    if (del || !l.is_vrf) vrfs_.erase(l.ifindex);
+    else vrfs_[l.ifindex] = l.vrf_table;
+    for (const auto& [ifindex, rec] : links_) {
+      const MirrorPort* m = rec.master == l.ifindex ? port_of(ifindex) : nullptr;
+      if (!m || m->vlan_dev) continue;
+      MirrorOp op;
+      op.kind = MirrorOp::Kind::Link;
+      op.port = m->port;
+      op.link.table = table_of_master(del ? 0 : l.ifindex);
+      ops_.push_back(std::move(op));
+    }
+  }
   if (del) {
     if (prev != links_.end()) links_.erase(prev);
     flush_nexthops(l.ifindex);
@@ -376,7 +396,8 @@ void MirrorState::on_link(const NlLink& l, bool del) {
   const bool up = l.flags & IFF_UP;
   const bool was_up = prev != links_.end() && (prev->second.flags & IFF_UP);
   const bool known = prev != links_.end();
-  links_[l.ifindex] = LinkRec{l.flags, epoch_};
+  const int prev_master = known ? prev->second.master : 0;
+  links_[l.ifindex] = LinkRec{l.flags, epoch_, l.master};
   if (!(l.flags & IFF_UP) || !(l.flags & IFF_LOWER_UP)) flush_nexthops(l.ifindex);
   if (!mp && opts_.auto_subif && l.is_vlan) {
     // A VLAN on a mirror: the dataplane makes (or finds) the sub-port and
@@ -402,6 +423,10 @@ void MirrorState::on_link(const NlLink& l, bool del) {
   op.link.up = up;
   if (l.mtu >= limits::kMtuMin && l.mtu <= limits::kMtuMax) op.link.mtu = uint16_t(l.mtu);
   if (l.has_mac && !mp->p2p) op.link.mac = l.mac;
+  // In a VRF, or just out of one: the port's table follows (main's otherwise is
+  // left alone, so a table the API gave a port is not undone by every link event).
+  if (!mp->vlan_dev && (vrfs_.count(l.master) || vrfs_.count(prev_master)))
+    op.link.table = table_of_master(l.master);
   ops_.push_back(std::move(op));
   if (known && was_up && !up) flush_paths(l.ifindex, true);  // as fib_sync_down_dev does
   if (known && !was_up && up) resync_request_ = true;        // fib_sync_up revives next hops silently
@@ -723,6 +748,7 @@ void MirrorState::withdraw_all(const std::function<void()>& drain, size_t chunk)
   addrs_.clear();
   neighs_.clear();
   links_.clear();
+  vrfs_.clear();
   routes_installed_ = 0;
 }
 

@@ -184,7 +184,7 @@ class MirrorState {
   struct NKeyHash { size_t operator()(const NKey& k) const; };
   struct AddrRec { uint32_t port; uint32_t epoch; fib::Prefix p; };
   struct NeighRec { uint32_t port; uint32_t epoch; Mac mac; };
-  struct LinkRec { uint32_t flags; uint32_t epoch; };
+  struct LinkRec { uint32_t flags; uint32_t epoch; int master = 0; };
 
   bool accept(const NlRoute& r) const;
   const MirrorPort* port_of(int ifindex) const;
@@ -233,6 +233,10 @@ class MirrorState {
   std::unordered_map<NKey, AddrRec, NKeyHash> addrs_;
   std::unordered_map<NKey, NeighRec, NKeyHash> neighs_;
   std::unordered_map<int, LinkRec> links_;
+  // VRF devices of the netns: ifindex -> kernel table. A mirror enslaved to
+  // one puts its port in that table's dataplane table.
+  std::unordered_map<int, uint32_t> vrfs_;
+  uint32_t table_of_master(int master) const;
   NhSets nh_sets_;
   std::unordered_map<uint32_t, NhObj> nhobjs_;
   // Kernel object id -> routes (alts) naming it: a change to an object no
