@@ -105,6 +105,8 @@ const hostConfigSchema = {
         maxLength: 49,
         'x-kubernetes-validations': [
           { rule: 'isCIDR(self)', messageExpression: `"'" + self + "' is not an address with a prefix length, e.g. 10.0.0.1/24"` },
+          // The kernel takes 0.0.0.0/0 and keeps nothing a peer could reach: refused here.
+          { rule: '!isCIDR(self) || !cidr(self).ip().isUnspecified()', message: 'must not be the unspecified address (0.0.0.0 or ::)' },
         ],
       },
     },

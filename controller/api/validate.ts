@@ -36,6 +36,10 @@ const celTwins: Record<string, (self: Json) => boolean> = {
     }
   },
   "self.matches('^.[02468aceACE]')": (s) => typeof s === 'string' && /^.[02468aceACE]/.test(s),
+  '!isCIDR(self) || !cidr(self).ip().isUnspecified()': (s) => {
+    const addr = String(s).split('/')[0]!.toLowerCase();
+    return !(/^0+(\.0+){3}$/.test(addr) || (addr.includes(':') && /^[0:]+$/.test(addr)));
+  },
   "self != 'all' && self != 'default'": (s) => s !== 'all' && s !== 'default',
   "self != '00:00:00:00:00:00'": (s) => s !== '00:00:00:00:00:00',
   [LABEL_KEYS_RULE]: (s) => isObject(s) && Object.keys(s).every((k) => k.length <= 317 && LABEL_KEY_RE.test(k)),

@@ -64,6 +64,8 @@ describe('InterfacePair validation in the agent', () => {
     ['the mirror name "all"', { mirror: { name: 'all' } }, "spec.mirror.name: must not be 'all' or 'default'"],
     ['the port name "default"', { port: { name: 'default' } }, "spec.port.name: must not be 'all' or 'default'"],
     ['an all-zero MAC', { mirror: { name: 'e1', mac: '00:00:00:00:00:00' } }, 'must not be all zeros'],
+    ['0.0.0.0/0 as an address', { hostConfig: { addresses: ['0.0.0.0/0'] } }, 'must not be the unspecified address'],
+    [':: as an address', { hostConfig: { addresses: ['::/64'] } }, 'must not be the unspecified address'],
     ['a label key that is no label key', { nodeName: undefined, nodeSelector: { matchLabels: { 'bad key!': 'x' } } }, 'keys must be label keys'],
     ['a label value that is no label value', { nodeName: undefined, nodeSelector: { matchLabels: { role: 'a b' } } }, 'spec.nodeSelector.matchLabels.role'],
     ['an expression key that is no label key', { nodeName: undefined, nodeSelector: { matchExpressions: [{ key: '-k', operator: 'Exists' }] } }, 'matchExpressions[0].key'],

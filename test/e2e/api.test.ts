@@ -152,6 +152,8 @@ describe('invalid specs are refused by the API server', () => {
     ['the mirror name "all"', { mirror: { name: 'all' } }, "spec.mirror.name: Invalid value: \"all\": must not be 'all' or 'default'"],
     ['the port name "default"', { port: { name: 'default' } }, "spec.port.name: Invalid value: \"default\": must not be 'all' or 'default'"],
     ['an all-zero MAC', { mirror: { name: 'e1', mac: '00:00:00:00:00:00' } }, 'spec.mirror.mac: Invalid value: "00:00:00:00:00:00": must not be all zeros'],
+    ['0.0.0.0/0 as an address', { hostConfig: { addresses: ['0.0.0.0/0'] } }, 'must not be the unspecified address'],
+    [':: as an address', { hostConfig: { addresses: ['::/64'] } }, 'must not be the unspecified address'],
     ['a label key that is no label key', { nodeName: undefined, nodeSelector: { matchLabels: { 'bad key!': 'x' } } }, 'keys must be label keys'],
     ['a label value that is no label value', { nodeName: undefined, nodeSelector: { matchLabels: { role: 'a b' } } }, 'spec.nodeSelector.matchLabels.role: Invalid value: "a b"'],
     ['an expression key that is no label key', { nodeName: undefined, nodeSelector: { matchExpressions: [{ key: '-k', operator: 'Exists' }] } }, 'spec.nodeSelector.matchExpressions[0].key: Invalid value: "-k"'],
