@@ -1,6 +1,12 @@
 // Everything the benchmark creates in the kernel is registered here, so it is
 // removed on normal exit, on an exception, and on SIGINT/SIGTERM alike.
 // Handlers are synchronous because an exit or signal handler cannot await.
+import { execFileSync } from 'node:child_process';
+import { unlinkSync } from 'node:fs';
+
+import type { Dataplane } from '../../dataplane/dataplane.js';
+import type { Lab } from '../../controller/lab/netns.js';
+
 type SyncCleanup = () => void;
 
 const pending = new Map<number, SyncCleanup>();
@@ -40,4 +46,19 @@ export function onCleanup(fn: SyncCleanup): () => void {
   return () => {
     pending.delete(id);
   };
+}
+
+/** Deletes a section's netns on exit or signal (synchronous best effort; the normal path awaits its lab's cleanup). */
+export function deleteNetnsOnExit(names: () => readonly string[]): () => void {
+  return onCleanup(() => {
+    for (const ns of names()) if (ns) try { execFileSync('ip', ['netns', 'del', ns]); } catch { /* gone */ }
+  });
+}
+
+/** The normal end of a section with a lab: its batch file, its dataplane, its netns, then the exit hook. */
+export async function closeSection(o: { file: string; dp: Dataplane | undefined; lab: Lab; undo: () => void }): Promise<void> {
+  if (o.file) try { unlinkSync(o.file); } catch { /* already gone */ }
+  o.dp?.close();
+  await o.lab.cleanup();
+  o.undo();
 }

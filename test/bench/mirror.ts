@@ -5,14 +5,13 @@
 // confirms they are the same routes), routes/s through the mirror, the
 // process's peak RSS, and notifications lost (must be 0).
 // Flags: --mirror-routes=N (IPv4 routes, default 1000000; IPv6 = N/5).
-import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Dataplane } from '../../dataplane/dataplane.js';
 import { Lab, nsx, sh, uniq } from '../../controller/lab/netns.js';
-import { onCleanup } from './cleanup.js';
+import { closeSection, deleteNetnsOnExit } from './cleanup.js';
 import type { BenchSection, Metric, SectionResult } from './sections.js';
 
 /**
@@ -56,10 +55,7 @@ export const mirrorSection: BenchSection = {
     // --mirror-fast-path=off: the FIB without its XDP maps, to see what the map updates cost.
     const fastPath = [...opts.flags].includes('mirror-fast-path=off') ? 'off' as const : 'auto' as const;
     const lab = new Lab();
-    const undoLab = onCleanup(() => {
-      // Synchronous best effort for exit/signal paths; the normal path awaits lab.cleanup().
-      for (const ns of [linux, dut, peer]) if (ns) try { execFileSync('ip', ['netns', 'del', ns]); } catch { /* gone */ }
-    });
+    const undoLab = deleteNetnsOnExit(() => [linux, dut, peer]);
     let linux = '';
     let dut = '';
     let peer = '';
@@ -170,10 +166,7 @@ export const mirrorSection: BenchSection = {
         metrics,
       };
     } finally {
-      if (file) try { unlinkSync(file); } catch { /* already gone */ }
-      dp?.close();
-      await lab.cleanup();
-      undoLab();
+      await closeSection({ file, dp, lab, undo: undoLab });
     }
   },
 };

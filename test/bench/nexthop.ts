@@ -7,8 +7,7 @@
 // the withdraw of the whole table (`ip nexthop flush`: the kernel deletes the
 // routes without a message); RSS and CPU per route.
 // Flags: --nexthop-routes=N (IPv4 routes, default 1000000; IPv6 = N/5).
-import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -16,7 +15,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 import { Dataplane } from '../../dataplane/dataplane.js';
 import { Lab, nsx, sh, uniq } from '../../controller/lab/netns.js';
-import { onCleanup } from './cleanup.js';
+import { closeSection, deleteNetnsOnExit } from './cleanup.js';
 import { round } from './mirror.js';
 import type { BenchSection, Metric, SectionResult } from './sections.js';
 
@@ -62,9 +61,7 @@ export const nexthopSection: BenchSection = {
     let linux = '';
     let dut = '';
     let peer = '';
-    const undoLab = onCleanup(() => {
-      for (const ns of [linux, dut, peer]) if (ns) try { execFileSync('ip', ['netns', 'del', ns]); } catch { /* gone */ }
-    });
+    const undoLab = deleteNetnsOnExit(() => [linux, dut, peer]);
     let dp: Dataplane | undefined;
     let file = '';
     try {
@@ -208,10 +205,7 @@ export const nexthopSection: BenchSection = {
         metrics,
       };
     } finally {
-      if (file) try { unlinkSync(file); } catch { /* already gone */ }
-      dp?.close();
-      await lab.cleanup();
-      undoLab();
+      await closeSection({ file, dp, lab, undo: undoLab });
     }
   },
 };
